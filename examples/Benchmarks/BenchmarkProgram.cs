@@ -1,0 +1,58 @@
+using System.Globalization;
+
+namespace MLNet.FlatDebias.Benchmarks;
+
+/// <summary>
+/// The benchmark command. Each suite prints a table of measured times and ratios taken in one run (the
+/// machines are noisy; compare numbers from the same run only). Nothing here is a pass/fail test.
+/// </summary>
+public static class BenchmarkProgram
+{
+    private const string Usage = """
+        Usage: dotnet run -c Release --project examples/Benchmarks -- [suite ...] [--quick] [--threads N]
+
+        Suites (default: all):
+          network        training-step time of ResNet-18 and ResNet-50 (batch 8 at 224 px, batch 64 at 32 px)
+
+        --quick          smallest settings, one timed step (what the test suite runs to keep this program alive)
+        --threads N      torch intra-op threads (default: all cores)
+        """;
+
+    /// <summary>Runs the suites named in <paramref name="args"/>.</summary>
+    /// <param name="args">Command-line arguments.</param>
+    /// <param name="output">Where the tables go.</param>
+    /// <returns>0 on success, 2 on a bad command line.</returns>
+    public static int Run(string[] args, TextWriter output)
+    {
+        var suites = new List<string>();
+        bool quick = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--quick": quick = true; break;
+                case "--threads" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int threads) && threads > 0:
+                    TorchSharp.torch.set_num_threads(threads);
+                    i++;
+                    break;
+                case "-h" or "--help": output.WriteLine(Usage); return 0;
+                case "network": suites.Add(args[i]); break;
+                default:
+                    Console.Error.WriteLine($"error: unknown argument '{args[i]}'. Run with --help for the list of suites and options.");
+                    return 2;
+            }
+        }
+        if (suites.Count == 0) suites.AddRange(["network"]);
+
+        output.WriteLine($"MLNet.FlatDebias benchmarks: {Environment.ProcessorCount} cores, torch threads {TorchSharp.torch.get_num_threads()}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(quick ? ", quick" : "")}");
+        foreach (var suite in suites)
+        {
+            output.WriteLine();
+            switch (suite)
+            {
+                case "network": NetworkStepBenchmark.Run(output, quick); break;
+            }
+        }
+        return 0;
+    }
+}

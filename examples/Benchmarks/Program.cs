@@ -1,0 +1,3 @@
+using MLNet.FlatDebias.Benchmarks;
+
+return BenchmarkProgram.Run(args, Console.Out);

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: restores, builds (the build patches TorchSharp's native library where this
+# system needs it) and runs every test. Extra arguments go to `dotnet test` (e.g. --filter Fisher).
+set -euo pipefail
+cd "$(dirname "$0")"
+dotnet test MLNet.FlatDebias.sln -c Release --blame-hang-timeout 20m "$@"

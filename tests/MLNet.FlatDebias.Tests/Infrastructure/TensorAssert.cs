@@ -1,0 +1,33 @@
+using static TorchSharp.torch;
+
+namespace MLNet.FlatDebias.Tests.Infrastructure;
+
+internal static class TensorAssert
+{
+    /// <summary>The value of a one-element tensor as a double, whatever its dtype.</summary>
+    public static double ToDoubleValue(this Tensor t) => t.to_type(ScalarType.Float64).item<double>();
+
+    /// <summary>True when both tensors have the same shape and identical values.</summary>
+    public static bool Identical(this Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
+    /// <summary>Asserts max |a - b| &lt;= tolerance * max(1, max |b|).</summary>
+    public static void Close(Tensor expected, Tensor actual, double tolerance, string what = "")
+    {
+        Assert.Equal(expected.shape, actual.shape);
+        using var scope = NewDisposeScope();
+        double scale = Math.Max(1.0, expected.abs().max().ToDoubleValue());
+        double error = (expected - actual).abs().max().ToDoubleValue();
+        Assert.True(error <= tolerance * scale, $"{what}: max abs error {error:G4} exceeds {tolerance:G3} x {scale:G4}");
+    }
+
+    /// <summary>Asserts elementwise |a - b| &lt;= tolerance * |b| + tiny (relative per element).</summary>
+    public static void RelativeClose(Tensor expected, Tensor actual, double tolerance, string what = "")
+    {
+        Assert.Equal(expected.shape, actual.shape);
+        using var scope = NewDisposeScope();
+        var error = (expected - actual).abs();
+        var bound = expected.abs() * tolerance + 1e-12;
+        var worst = (error / bound).max().ToDoubleValue();
+        Assert.True(worst <= 1.0, $"{what}: relative error {worst * tolerance:G4} exceeds {tolerance:G3}");
+    }
+}

@@ -1,0 +1,163 @@
+using MLNet.FlatDebias.Tests.Infrastructure;
+using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Trainers.Networks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNet.FlatDebias.Tests.Networks;
+
+[Collection(TorchCollection.Name)]
+public sealed class NetworkTests
+{
+    private static readonly ImageShape ImageNet = new(3, 224, 224);
+
+    [Fact]
+    public void ResNet50_forward_and_backward_at_224_completes()
+    {
+        TorchRuntime.SetSeed(1);
+        using var scope = NewDisposeScope();
+        using var net = ResNet.ResNet50(10, ImageNet);
+        net.train();
+        var x = randn(2, 3, 224, 224);
+        var logits = net.forward(x);
+        Assert.Equal(new long[] { 2, 10 }, logits.shape);
+        logits.sum().backward();
+        foreach (var (name, p) in net.named_parameters())
+        {
+            Assert.NotNull(p.grad);
+            Assert.True(torch.isfinite(p.grad!).all().item<bool>(), $"gradient of {name} is not finite");
+        }
+        // The first downsample of layer2 is the stride-2 path that crashes oneDNN when computed directly.
+        Assert.True(net.named_parameters().First(p => p.name == "layer4.0.downsample.0.weight").parameter.grad!.abs().sum().ToDoubleValue() > 0);
+    }
+
+    [Theory]
+    [InlineData(2L)]
+    [InlineData(3L)]
+    public void StridedPointwiseConv_equals_strided_conv2d_in_output_and_gradients(long stride)
+    {
+        TorchRuntime.SetSeed(2);
+        using var scope = NewDisposeScope();
+        using var ours = new StridedPointwiseConv2d(64, 32, stride);
+        using var reference = nn.Conv2d(64, 32, 1, stride: stride, bias: false);
+        using (no_grad()) reference.weight.copy_(ours.Weight);
+
+        var x1 = randn(3, 64, 15, 14).requires_grad_(true);
+        var x2 = x1.detach().clone().requires_grad_(true);
+        var y1 = ours.forward(x1);
+        var y2 = reference.forward(x2);
+        TensorAssert.Close(y2, y1, 1e-5, "output");
+
+        var upstream = randn_like(y1);
+        (y1 * upstream).sum().backward();
+        (y2 * upstream).sum().backward();
+        TensorAssert.Close(x2.grad!, x1.grad!, 1e-5, "input gradient");
+        TensorAssert.Close(reference.weight.grad!, ours.Weight.grad!, 1e-5, "weight gradient");
+    }
+
+    [Fact]
+    public void ResNet18_state_dict_matches_torchvision_keys_and_shapes()
+        => AssertSameStateDict(ResNet.ResNet18(1000, ImageNet), torchvision.models.resnet18(1000));
+
+    [Fact]
+    public void ResNet50_state_dict_matches_torchvision_keys_and_shapes()
+        => AssertSameStateDict(ResNet.ResNet50(1000, ImageNet), torchvision.models.resnet50(1000));
+
+    [Fact]
+    public void Torchvision_weights_load_by_name_and_give_torchvision_outputs()
+    {
+        TorchRuntime.SetSeed(3);
+        using var scope = NewDisposeScope();
+        using var theirs = torchvision.models.resnet18(7);
+        using var ours = ResNet.ResNet18(7, new ImageShape(3, 64, 64));
+        var (missing, unexpected) = ours.load_state_dict(theirs.state_dict());
+        Assert.Empty(missing);
+        Assert.Empty(unexpected);
+        theirs.eval();
+        ours.eval();
+        var x = randn(2, 3, 64, 64);
+        TensorAssert.Close(theirs.forward(x), ours.forward(x), 1e-5, "logits");
+    }
+
+    public static TheoryData<NetworkKind> Kinds => new() { NetworkKind.ResNet18, NetworkKind.ResNet34, NetworkKind.ResNet50, NetworkKind.SmallCnn, NetworkKind.Mlp };
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Features_then_head_equals_forward(NetworkKind kind)
+    {
+        TorchRuntime.SetSeed(4);
+        using var scope = NewDisposeScope();
+        var shape = new ImageShape(3, 32, 32);
+        using var net = NetworkFactory.Create(kind, 5, shape, width: 8);
+        net.eval();
+        var x = randn(4, 3, 32, 32);
+        var features = net.Features(x);
+        Assert.Equal(new long[] { 4, net.FeatureDimension }, features.shape);
+        TensorAssert.Close(net.forward(x), net.Head.forward(features), 1e-6, "logits");
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void State_dict_round_trip_gives_identical_outputs(NetworkKind kind)
+    {
+        using var scope = NewDisposeScope();
+        var shape = new ImageShape(1, 32, 32);
+        TorchRuntime.SetSeed(5);
+        using var first = NetworkFactory.Create(kind, 3, shape, width: 8);
+        first.train();
+        first.forward(randn(8, 1, 32, 32)); // moves batch-norm running statistics away from their initial values
+        first.eval();
+
+        var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) first.save(writer);
+        stream.Position = 0;
+        TorchRuntime.SetSeed(6);
+        using var second = NetworkFactory.Create(kind, 3, shape, width: 8);
+        using (var reader = new BinaryReader(stream)) second.load(reader);
+        second.eval();
+
+        var x = randn(4, 1, 32, 32);
+        Assert.True(first.forward(x).Identical(second.forward(x)), "outputs differ after a save/load round trip");
+    }
+
+    [Fact]
+    public void Same_seed_gives_same_initial_weights_and_another_seed_does_not()
+    {
+        using var scope = NewDisposeScope();
+        var shape = new ImageShape(3, 32, 32);
+        TorchRuntime.SetSeed(7);
+        using var a = new SmallCnn(2, shape, 8);
+        TorchRuntime.SetSeed(7);
+        using var b = new SmallCnn(2, shape, 8);
+        TorchRuntime.SetSeed(8);
+        using var c = new SmallCnn(2, shape, 8);
+        var pa = a.parameters().ToArray();
+        var pb = b.parameters().ToArray();
+        var pc = c.parameters().ToArray();
+        Assert.All(Enumerable.Range(0, pa.Length), i => Assert.True(pa[i].Identical(pb[i])));
+        Assert.Contains(Enumerable.Range(0, pa.Length), i => !pa[i].Identical(pc[i]));
+    }
+
+    [Fact]
+    public void Mlp_and_SmallCnn_reject_bad_shapes_with_the_parameter_named()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new SmallCnn(2, new ImageShape(3, 2, 2)));
+        Assert.Contains("at least 4x4", e.Message);
+        var f = Assert.Throws<ArgumentOutOfRangeException>(() => new Mlp(1, new ImageShape(1, 4, 4)));
+        Assert.Equal("numberOfClasses", f.ParamName);
+        var g = Assert.Throws<ArgumentOutOfRangeException>(() => NetworkFactory.Create((NetworkKind)42, 2, new ImageShape(1, 8, 8)));
+        Assert.Contains("Unknown network '42'", g.Message);
+    }
+
+    private static void AssertSameStateDict(nn.Module ours, nn.Module theirs)
+    {
+        using (ours)
+        using (theirs)
+        {
+            var a = ours.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+            var b = theirs.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+            Assert.Equal(b.Keys.OrderBy(k => k, StringComparer.Ordinal), a.Keys.OrderBy(k => k, StringComparer.Ordinal));
+            foreach (var key in b.Keys) Assert.True(b[key].SequenceEqual(a[key]), $"shape of {key} differs");
+        }
+    }
+}
