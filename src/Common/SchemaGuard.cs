@@ -28,8 +28,9 @@ internal static class SchemaGuard
         ArgumentNullException.ThrowIfNull(schema);
         if (string.IsNullOrEmpty(name))
             throw new ArgumentException($"The {role} column name must be set.", nameof(name));
-        if (!schema.TryFindColumn(name, out var column)) throw Missing(role, name);
-        return column;
+        foreach (var column in schema)
+            if (column.Name == name) return column;
+        throw Missing(role, name);
     }
 
     /// <summary>ML.NET's "Could not find {role} column '{name}'" error.</summary>
