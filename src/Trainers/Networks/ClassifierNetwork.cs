@@ -11,6 +11,9 @@ namespace MLNet.FlatDebias.Trainers.Networks;
 /// <remarks>
 /// Inputs are image batches <c>[N, C, H, W]</c> of <see cref="ScalarType.Float32"/> (an <see cref="Mlp"/>
 /// flattens them). Submodules keep PyTorch's names so that state dictionaries load by name.
+/// Submodules are invoked with <c>call</c>, not <c>forward</c>, so that forward hooks fire: the fast
+/// Fisher-trace path records layer inputs and outputs through them. A network of your own must do the same;
+/// where a layer's hook does not fire, its parameters are handled by the slower per-sample loop.
 /// </remarks>
 public abstract class ClassifierNetwork : nn.Module<Tensor, Tensor>
 {
@@ -46,5 +49,5 @@ public abstract class ClassifierNetwork : nn.Module<Tensor, Tensor>
     /// <summary>Logits <c>[N, NumberOfClasses]</c>: <c>Head(Features(input))</c>.</summary>
     /// <param name="input">An image batch <c>[N, C, H, W]</c>.</param>
     /// <returns>Unnormalised class scores.</returns>
-    public override Tensor forward(Tensor input) => Head.forward(Features(input));
+    public override Tensor forward(Tensor input) => Head.call(Features(input));
 }

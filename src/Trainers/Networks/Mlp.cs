@@ -60,7 +60,7 @@ public sealed class Mlp : ClassifierNetwork
     {
         var x = input.flatten(1);
         foreach (var layer in hidden)
-            x = nn.functional.relu(layer.forward(x));
+            x = nn.functional.relu(layer.call(x));
         return x;
     }
 }

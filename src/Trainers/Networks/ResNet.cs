@@ -25,10 +25,10 @@ public sealed class ResNet : ClassifierNetwork
     private readonly Conv2d conv1;
     private readonly BatchNorm2d bn1;
     private readonly MaxPool2d maxpool;
-    private readonly Sequential layer1;
-    private readonly Sequential layer2;
-    private readonly Sequential layer3;
-    private readonly Sequential layer4;
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> layer1;
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> layer2;
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> layer3;
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> layer4;
     private readonly Linear fc;
 #pragma warning restore IDE1006
 
@@ -107,29 +107,33 @@ public sealed class ResNet : ClassifierNetwork
     /// <inheritdoc />
     public override Tensor Features(Tensor input)
     {
-        var x = maxpool.forward(nn.functional.relu(bn1.forward(conv1.forward(input))));
-        x = layer4.forward(layer3.forward(layer2.forward(layer1.forward(x))));
+        var x = maxpool.call(nn.functional.relu(bn1.call(conv1.call(input))));
+        foreach (var stage in new[] { layer1, layer2, layer3, layer4 })
+            foreach (var block in stage)
+                x = block.call(x);
         return nn.functional.adaptive_avg_pool2d(x, 1).flatten(1);
     }
 
-    private static Sequential MakeStage(ref long channels, long planes, int blocks, long stride, bool bottleneck, int expansion)
+    // ModuleList rather than Sequential: Sequential disposes intermediate results, which the Fisher engine's
+    // forward hooks must keep until the trace is computed. The state-dictionary names are the same.
+    private static ModuleList<nn.Module<Tensor, Tensor>> MakeStage(ref long channels, long planes, int blocks, long stride, bool bottleneck, int expansion)
     {
-        var stage = nn.Sequential();
+        var stage = nn.ModuleList<nn.Module<Tensor, Tensor>>();
         for (int b = 0; b < blocks; b++)
         {
             long blockStride = b == 0 ? stride : 1;
-            Sequential? downsample = null;
+            ModuleList<nn.Module<Tensor, Tensor>>? downsample = null;
             if (blockStride != 1 || channels != planes * expansion)
             {
                 nn.Module<Tensor, Tensor> projection = blockStride == 1
                     ? nn.Conv2d(channels, planes * expansion, 1, bias: false)
                     : new StridedPointwiseConv2d(channels, planes * expansion, blockStride);
-                downsample = nn.Sequential(("0", projection), ("1", nn.BatchNorm2d(planes * expansion)));
+                downsample = nn.ModuleList<nn.Module<Tensor, Tensor>>(projection, nn.BatchNorm2d(planes * expansion));
             }
             nn.Module<Tensor, Tensor> block = bottleneck
                 ? new Bottleneck(channels, planes, blockStride, downsample)
                 : new BasicBlock(channels, planes, blockStride, downsample);
-            stage.append(b.ToString(System.Globalization.CultureInfo.InvariantCulture), block);
+            stage.Add(block);
             channels = planes * expansion;
         }
         return stage;

@@ -14,10 +14,10 @@ internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
     private readonly BatchNorm2d bn1;
     private readonly Conv2d conv2;
     private readonly BatchNorm2d bn2;
-    private readonly Sequential? downsample;
+    private readonly ModuleList<nn.Module<Tensor, Tensor>>? downsample;
 #pragma warning restore IDE1006
 
-    public BasicBlock(long inputChannels, long planes, long stride, Sequential? downsample) : base(nameof(BasicBlock))
+    public BasicBlock(long inputChannels, long planes, long stride, ModuleList<nn.Module<Tensor, Tensor>>? downsample) : base(nameof(BasicBlock))
     {
         conv1 = nn.Conv2d(inputChannels, planes, 3, stride: stride, padding: 1, bias: false);
         bn1 = nn.BatchNorm2d(planes);
@@ -29,9 +29,9 @@ internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        var output = nn.functional.relu(bn1.forward(conv1.forward(input)));
-        output = bn2.forward(conv2.forward(output));
-        var shortcut = downsample is null ? input : downsample.forward(input);
+        var output = nn.functional.relu(bn1.call(conv1.call(input)));
+        output = bn2.call(conv2.call(output));
+        var shortcut = downsample is null ? input : downsample[1].call(downsample[0].call(input));
         return nn.functional.relu(output + shortcut);
     }
 }
@@ -48,10 +48,10 @@ internal sealed class Bottleneck : nn.Module<Tensor, Tensor>
     private readonly BatchNorm2d bn2;
     private readonly Conv2d conv3;
     private readonly BatchNorm2d bn3;
-    private readonly Sequential? downsample;
+    private readonly ModuleList<nn.Module<Tensor, Tensor>>? downsample;
 #pragma warning restore IDE1006
 
-    public Bottleneck(long inputChannels, long planes, long stride, Sequential? downsample) : base(nameof(Bottleneck))
+    public Bottleneck(long inputChannels, long planes, long stride, ModuleList<nn.Module<Tensor, Tensor>>? downsample) : base(nameof(Bottleneck))
     {
         conv1 = nn.Conv2d(inputChannels, planes, 1, bias: false);
         bn1 = nn.BatchNorm2d(planes);
@@ -65,10 +65,10 @@ internal sealed class Bottleneck : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        var output = nn.functional.relu(bn1.forward(conv1.forward(input)));
-        output = nn.functional.relu(bn2.forward(conv2.forward(output)));
-        output = bn3.forward(conv3.forward(output));
-        var shortcut = downsample is null ? input : downsample.forward(input);
+        var output = nn.functional.relu(bn1.call(conv1.call(input)));
+        output = nn.functional.relu(bn2.call(conv2.call(output)));
+        output = bn3.call(conv3.call(output));
+        var shortcut = downsample is null ? input : downsample[1].call(downsample[0].call(input));
         return nn.functional.relu(output + shortcut);
     }
 }

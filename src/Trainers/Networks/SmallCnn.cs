@@ -71,8 +71,8 @@ public sealed class SmallCnn : ClassifierNetwork
 
     private static Tensor Block(Conv2d conv, BatchNorm2d? bn, Tensor x)
     {
-        var y = conv.forward(x);
-        if (bn is not null) y = bn.forward(y);
+        var y = conv.call(x);
+        if (bn is not null) y = bn.call(y);
         return nn.functional.relu(y);
     }
 }
