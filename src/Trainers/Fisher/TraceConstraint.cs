@@ -1,0 +1,203 @@
+using static TorchSharp.torch;
+
+namespace MLNet.FlatDebias.Trainers.Fisher;
+
+/// <summary>
+/// The Lagrangian's multipliers for <c>Tr F_i(theta) &lt;= epsilon</c>, one per training row
+/// (<c>METHOD.md</c> section 3): <c>lambda_i &lt;- clip(lambda_i + eta (T_i - epsilon), 0, lambda_max)</c> for the
+/// rows of each batch, with <c>T_i</c> detached from the same forward pass. Rows are identified by stable
+/// indices <c>0..RowCount-1</c> that follow the row across shuffled epochs.
+/// </summary>
+/// <remarks>
+/// The bound is absolute (<see cref="SetBound"/>) or a quantile of traces recorded over an epoch
+/// (<see cref="Record"/>, then <see cref="CalibrateBound"/>). With <see cref="TopK"/> set, only the k largest
+/// traces of each batch are constrained: the other rows of the batch are neither penalised nor updated.
+/// The state (duals, bound, recorded traces) is saved with <see cref="Save"/> for training checkpoints.
+/// </remarks>
+public sealed class TraceConstraint
+{
+    private const int FormatVersion = 1;
+    private readonly float[] duals;
+    private readonly float[] recorded;
+
+    /// <summary>Creates the multipliers, all zero, with no bound yet.</summary>
+    /// <param name="rowCount">Number of training rows (at least 1).</param>
+    /// <param name="dualLearningRate">Dual step size <c>eta</c> (&gt; 0).</param>
+    /// <param name="maxDual">Cap <c>lambda_max</c> (&gt; 0).</param>
+    /// <param name="topK">Constrain only the k largest traces of each batch (null: every row).</param>
+    public TraceConstraint(int rowCount, double dualLearningRate, double maxDual, int? topK = null)
+    {
+        if (rowCount < 1) throw new ArgumentOutOfRangeException(nameof(rowCount), rowCount, "At least one row is needed.");
+        if (!(dualLearningRate > 0) || double.IsInfinity(dualLearningRate))
+            throw new ArgumentOutOfRangeException(nameof(dualLearningRate), dualLearningRate, "DualLearningRate must be > 0 and finite.");
+        if (!(maxDual > 0) || double.IsInfinity(maxDual))
+            throw new ArgumentOutOfRangeException(nameof(maxDual), maxDual, "MaxDual must be > 0 and finite.");
+        if (topK is < 1) throw new ArgumentOutOfRangeException(nameof(topK), topK, "TopK must be at least 1 when set.");
+        duals = new float[rowCount];
+        recorded = new float[rowCount];
+        Array.Fill(recorded, float.NaN);
+        DualLearningRate = dualLearningRate;
+        MaxDual = maxDual;
+        TopK = topK;
+    }
+
+    /// <summary>Number of rows (and multipliers).</summary>
+    public int RowCount => duals.Length;
+
+    /// <summary>Dual step size.</summary>
+    public double DualLearningRate { get; }
+
+    /// <summary>Cap on every multiplier.</summary>
+    public double MaxDual { get; }
+
+    /// <summary>When set, only the k largest traces of each batch are constrained.</summary>
+    public int? TopK { get; }
+
+    /// <summary>The bound <c>epsilon</c>; null until set or calibrated (no row is constrained before).</summary>
+    public double? Bound { get; private set; }
+
+    /// <summary>The multipliers, indexed by row.</summary>
+    public IReadOnlyList<float> Duals => duals;
+
+    /// <summary>Number of rows whose multiplier is positive (active constraints).</summary>
+    public int ActiveCount => duals.Count(d => d > 0);
+
+    /// <summary>Sets an absolute bound.</summary>
+    /// <param name="epsilon">The bound (&gt;= 0, finite).</param>
+    public void SetBound(double epsilon)
+    {
+        if (!(epsilon >= 0) || double.IsInfinity(epsilon))
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "The trace bound must be >= 0 and finite.");
+        Bound = epsilon;
+    }
+
+    /// <summary>Records detached traces of the given rows, for <see cref="CalibrateBound"/> (the latest value per row is kept).</summary>
+    /// <param name="rows">Row indices <c>[B]</c> (int64).</param>
+    /// <param name="traces">Traces <c>[B]</c>.</param>
+    public void Record(Tensor rows, Tensor traces)
+    {
+        var (r, t) = ToArrays(rows, traces);
+        for (int i = 0; i < r.Length; i++) recorded[r[i]] = t[i];
+    }
+
+    /// <summary>Sets the bound to a quantile of the recorded traces (linear interpolation between order statistics).</summary>
+    /// <param name="quantile">In [0, 1], e.g. 0.9: the 10 % largest recorded traces start above the bound.</param>
+    /// <returns>The bound.</returns>
+    /// <exception cref="InvalidOperationException">No trace was recorded.</exception>
+    public double CalibrateBound(double quantile)
+    {
+        if (!(quantile >= 0 && quantile <= 1)) throw new ArgumentOutOfRangeException(nameof(quantile), quantile, "The quantile must be in [0, 1].");
+        var values = recorded.Where(v => !float.IsNaN(v)).Select(v => (double)v).ToArray();
+        if (values.Length == 0) throw new InvalidOperationException("No traces were recorded, so the bound cannot be set from a quantile.");
+        Array.Sort(values);
+        double position = quantile * (values.Length - 1);
+        int lower = (int)Math.Floor(position);
+        int upper = Math.Min(lower + 1, values.Length - 1);
+        double bound = values[lower] + (position - lower) * (values[upper] - values[lower]);
+        SetBound(bound);
+        return bound;
+    }
+
+    /// <summary>The recorded traces by row (NaN for rows not recorded).</summary>
+    public IReadOnlyList<float> RecordedTraces => recorded;
+
+    /// <summary>Which rows of a batch are constrained: all, or the <see cref="TopK"/> largest traces.</summary>
+    /// <param name="traces">Detached traces of the batch <c>[B]</c>.</param>
+    /// <returns>A boolean mask <c>[B]</c>.</returns>
+    public Tensor Constrained(Tensor traces)
+    {
+        if (TopK is not int k || k >= traces.shape[0]) return ones_like(traces, dtype: ScalarType.Bool);
+        using var scope = NewDisposeScope();
+        var mask = zeros_like(traces, dtype: ScalarType.Bool);
+        var (_, indices) = traces.detach().topk(k);
+        mask.index_fill_(0, indices, true);
+        return mask.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The current multipliers of a batch's rows, as a tensor on <paramref name="device"/>.</summary>
+    /// <param name="rows">Row indices <c>[B]</c> (int64).</param>
+    /// <param name="dtype">Element type of the result.</param>
+    /// <param name="device">Device of the result.</param>
+    /// <returns><c>lambda_rows</c>, <c>[B]</c>.</returns>
+    public Tensor Multipliers(Tensor rows, ScalarType dtype, Device device)
+    {
+        var r = ToRowArray(rows);
+        var values = new float[r.Length];
+        for (int i = 0; i < r.Length; i++) values[i] = duals[r[i]];
+        return tensor(values).to(dtype, device);
+    }
+
+    /// <summary>The dual step for a batch: <c>lambda_i &lt;- clip(lambda_i + eta (T_i - epsilon), 0, lambda_max)</c> for the
+    /// rows where <paramref name="constrained"/> is true. Does nothing before a bound is set.</summary>
+    /// <param name="rows">Row indices <c>[B]</c> (int64).</param>
+    /// <param name="traces">Detached traces <c>[B]</c> from the same forward pass.</param>
+    /// <param name="constrained">Mask from <see cref="Constrained"/>, or null for every row.</param>
+    public void Update(Tensor rows, Tensor traces, Tensor? constrained = null)
+    {
+        var (r, t) = ToArrays(rows, traces);
+        if (Bound is not double epsilon) return;
+        bool[]? mask = constrained is null ? null : constrained.to(ScalarType.Bool).cpu().data<bool>().ToArray();
+        for (int i = 0; i < r.Length; i++)
+        {
+            if (mask is not null && !mask[i]) continue;
+            if (float.IsNaN(t[i])) throw new InvalidOperationException($"The trace of row {r[i]} is NaN.");
+            double updated = duals[r[i]] + DualLearningRate * (t[i] - epsilon);
+            duals[r[i]] = (float)Math.Clamp(updated, 0, MaxDual);
+        }
+    }
+
+    /// <summary>Writes the state (settings, bound, multipliers, recorded traces).</summary>
+    /// <param name="writer">The destination.</param>
+    public void Save(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.Write(FormatVersion);
+        writer.Write(duals.Length);
+        writer.Write(DualLearningRate);
+        writer.Write(MaxDual);
+        writer.Write(TopK ?? 0);
+        writer.Write(Bound.HasValue);
+        writer.Write(Bound ?? 0);
+        foreach (var d in duals) writer.Write(d);
+        foreach (var v in recorded) writer.Write(v);
+    }
+
+    /// <summary>Reads a state written by <see cref="Save"/>.</summary>
+    /// <param name="reader">The source.</param>
+    /// <returns>The restored constraint.</returns>
+    /// <exception cref="InvalidDataException">The data is not a saved constraint.</exception>
+    public static TraceConstraint Load(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        int version = reader.ReadInt32();
+        if (version != FormatVersion) throw new InvalidDataException($"Unknown trace-constraint format version {version}.");
+        int rows = reader.ReadInt32();
+        if (rows < 1) throw new InvalidDataException($"Invalid row count {rows} in a saved trace constraint.");
+        double eta = reader.ReadDouble();
+        double max = reader.ReadDouble();
+        int topK = reader.ReadInt32();
+        var result = new TraceConstraint(rows, eta, max, topK > 0 ? topK : null);
+        bool hasBound = reader.ReadBoolean();
+        double bound = reader.ReadDouble();
+        if (hasBound) result.SetBound(bound);
+        for (int i = 0; i < rows; i++) result.duals[i] = reader.ReadSingle();
+        for (int i = 0; i < rows; i++) result.recorded[i] = reader.ReadSingle();
+        return result;
+    }
+
+    private long[] ToRowArray(Tensor rows)
+    {
+        var r = rows.to(ScalarType.Int64).cpu().data<long>().ToArray();
+        foreach (var row in r)
+            if (row < 0 || row >= duals.Length) throw new ArgumentOutOfRangeException(nameof(rows), row, $"Row index outside 0..{duals.Length - 1}.");
+        return r;
+    }
+
+    private (long[] Rows, float[] Traces) ToArrays(Tensor rows, Tensor traces)
+    {
+        var r = ToRowArray(rows);
+        var t = traces.detach().to(ScalarType.Float32).cpu().data<float>().ToArray();
+        if (r.Length != t.Length) throw new ArgumentException($"{r.Length} rows but {t.Length} traces.", nameof(traces));
+        return (r, t);
+    }
+}
