@@ -1,0 +1,19 @@
+namespace MLNet.FlatDebias.Trainers;
+
+/// <summary>Which epoch's weights the fitted model keeps.</summary>
+public enum ModelSelection
+{
+    /// <summary>The weights after the last epoch.</summary>
+    LastEpoch,
+
+    /// <summary>The epoch with the best validation accuracy (needs a validation set).</summary>
+    ValidationAccuracy,
+
+    /// <summary>The epoch with the best validation worst-group accuracy, the debiasing literature's early
+    /// stopping (needs a validation set with the group column).</summary>
+    ValidationWorstGroupAccuracy,
+
+    /// <summary>The epoch with the best validation worst-class accuracy: model selection without any group
+    /// labels (needs a validation set).</summary>
+    ValidationWorstClassAccuracy,
+}

@@ -1,0 +1,107 @@
+using Microsoft.ML;
+using MLNet.FlatDebias.Trainers.Networks;
+
+namespace MLNet.FlatDebias.Trainers;
+
+/// <summary>
+/// Settings shared by <see cref="ErmTrainer"/>, <see cref="GroupDroTrainer"/> and <see cref="FlatDebiasTrainer"/>:
+/// the columns, the network, the optimiser, the schedule, model selection and checkpoints.
+/// </summary>
+public abstract class NetworkTrainerOptions
+{
+    /// <summary>The label column: a key column (e.g. from <c>MapValueToKey</c>). Default <c>"Label"</c>.</summary>
+    public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>The feature column: a known-size float vector. The image shape is taken from its dimensions
+    /// (e.g. <c>[3, 224, 224]</c> as ExtractPixels writes it) or from <see cref="ImageShape"/>. Default <c>"Features"</c>.</summary>
+    public string FeatureColumnName { get; set; } = "Features";
+
+    /// <summary>The group column (key, string, integer or bool), or null. Used for validation worst-group
+    /// accuracy; required by GroupDRO for training. Default null (GroupDRO: <c>"Group"</c>).</summary>
+    public string? GroupColumnName { get; set; }
+
+    /// <summary>A per-row weight column (Single or Double, &gt;= 0), or null for equal weights. Default null.</summary>
+    public string? ExampleWeightColumnName { get; set; }
+
+    /// <summary>The network family. Default <see cref="NetworkKind.ResNet50"/> (the Waterbirds literature's);
+    /// use <see cref="NetworkKind.SmallCnn"/> or <see cref="NetworkKind.Mlp"/> for small images.</summary>
+    public NetworkKind Network { get; set; } = NetworkKind.ResNet50;
+
+    /// <summary>Network width override (ResNet stem width, default 64; SmallCnn first-block channels, default 32;
+    /// Mlp hidden width, default 256); null for the default. Range: 1 and up.</summary>
+    public int? NetworkWidth { get; set; }
+
+    /// <summary>The image shape <c>[C, H, W]</c> when the feature column is a flat vector without dimensions;
+    /// null to take it from the column. Its size must equal the column's.</summary>
+    public ImageShape? ImageShape { get; set; }
+
+    /// <summary>A PyTorch <c>.pth</c>/<c>.pt</c> or <c>.safetensors</c> state dictionary to start from (loaded by
+    /// name; a head of another size is left as initialised), or null. Default null.</summary>
+    public string? PretrainedWeightsPath { get; set; }
+
+    /// <summary>Number of passes over the training set. Default 10. Range: 1 and up.</summary>
+    public int NumberOfEpochs { get; set; } = 10;
+
+    /// <summary>Rows per training step. Default 32. Range: 1 and up.</summary>
+    public int BatchSize { get; set; } = 32;
+
+    /// <summary>Optimiser learning rate. Default 1e-3. Range: &gt; 0.</summary>
+    public double LearningRate { get; set; } = 1e-3;
+
+    /// <summary>SGD momentum. Default 0.9. Range: [0, 1). Ignored by Adam.</summary>
+    public double Momentum { get; set; } = 0.9;
+
+    /// <summary>Weight decay (L2). Default 1e-4. Range: &gt;= 0.</summary>
+    public double WeightDecay { get; set; } = 1e-4;
+
+    /// <summary>The optimiser. Default <see cref="OptimizerKind.Sgd"/>.</summary>
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Sgd;
+
+    /// <summary>Seed for weight initialisation, data order and sampling: the same seed on the same machine
+    /// gives the same model. Default 0.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>Where to train. Default <see cref="TrainingDevice.Auto"/> (CUDA when available).</summary>
+    public TrainingDevice Device { get; set; } = TrainingDevice.Auto;
+
+    /// <summary>When <see cref="Device"/> is <see cref="TrainingDevice.Cuda"/> and no GPU is usable: true to train
+    /// on the CPU, false (default) to throw, as ML.NET's <c>MLContext.FallbackToCpu</c>.</summary>
+    public bool FallbackToCpu { get; set; }
+
+    /// <summary>A validation set with the same columns, evaluated after every epoch; or null. Default null.</summary>
+    public IDataView? ValidationSet { get; set; }
+
+    /// <summary>Which epoch's weights to keep. Default <see cref="Trainers.ModelSelection.LastEpoch"/>; the
+    /// validation-based choices need <see cref="ValidationSet"/>.</summary>
+    public ModelSelection ModelSelection { get; set; } = ModelSelection.LastEpoch;
+
+    /// <summary>Receives a report after every epoch (loss, traces, validation numbers, time). Default null.</summary>
+    public IProgress<EpochReport>? Progress { get; set; }
+
+    /// <summary>Receives a report after every step (for live progress bars). Default null.</summary>
+    public IProgress<StepReport>? StepProgress { get; set; }
+
+    /// <summary>Stops training between steps; the last finished epoch's checkpoint stays usable. Default none.</summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>A folder for training checkpoints written after every epoch (atomically), or null for none. Default null.</summary>
+    public string? CheckpointDirectory { get; set; }
+
+    /// <summary>When true and <see cref="CheckpointDirectory"/> holds a checkpoint of this run's settings,
+    /// training resumes after its epoch. Default false.</summary>
+    public bool ResumeFromCheckpoint { get; set; }
+
+    /// <summary>How many checkpoints to keep (the newest). Default 2, so the previous one survives a damaged write.
+    /// Range: 1 and up.</summary>
+    public int CheckpointsToKeep { get; set; } = 2;
+
+    /// <summary>Random resized crop (scale 0.7-1, aspect 3/4-4/3) and horizontal flip of training images, as the
+    /// Waterbirds literature does. Default false.</summary>
+    public bool Augmentation { get; set; }
+
+    /// <summary>How the training features are held in memory. Default <see cref="Trainers.FeatureStorage.Auto"/>.</summary>
+    public FeatureStorage FeatureStorage { get; set; } = FeatureStorage.Auto;
+
+    /// <summary>Rows per step when evaluating the validation set. Default 256. Range: 1 and up.</summary>
+    public int EvaluationBatchSize { get; set; } = 256;
+}
