@@ -1,0 +1,61 @@
+using MLNet.FlatDebias.Trainers.Engine;
+using MLNet.FlatDebias.Trainers.Networks;
+using static TorchSharp.torch;
+
+namespace MLNet.FlatDebias.Trainers.Objectives;
+
+/// <summary>One mini-batch as an objective sees it.</summary>
+/// <param name="Network">The network, in training mode.</param>
+/// <param name="Inputs">Features <c>[B, C, H, W]</c>, float32, on the training device.</param>
+/// <param name="Labels">Class indices <c>[B]</c>, int64.</param>
+/// <param name="Groups">Group indices <c>[B]</c>, int64, or null without a group column.</param>
+/// <param name="Weights">Example weights <c>[B]</c>, or null.</param>
+/// <param name="Rows">Stable training-row indices <c>[B]</c>, int64, on the CPU.</param>
+/// <param name="Epoch">Zero-based epoch.</param>
+/// <param name="Generator">This epoch's generator for sampling (seeded from the run's seed and the epoch).</param>
+internal sealed record TrainingBatch(ClassifierNetwork Network, Tensor Inputs, Tensor Labels, Tensor? Groups, Tensor? Weights,
+    Tensor Rows, int Epoch, Generator Generator);
+
+/// <summary>What an objective computed for a step: the tensor to minimise and numbers for the reports.</summary>
+/// <param name="Objective">The scalar to back-propagate.</param>
+/// <param name="Loss">The plain (weighted) cross-entropy of the batch.</param>
+/// <param name="Traces">Detached per-sample traces of the batch, or null.</param>
+internal record StepResult(Tensor Objective, double Loss, Tensor? Traces);
+
+/// <summary>
+/// What differs between ERM, GroupDRO and FlatDebias: the loss of a batch and any state updated by it (group
+/// weights, multipliers). The training loop, model selection and checkpoints live once, in <see cref="TrainingEngine"/>.
+/// </summary>
+internal abstract class TrainingObjective
+{
+    /// <summary>Called once before the first epoch (or after a resume) with the training set.</summary>
+    public virtual void Initialize(TensorDataset training) { }
+
+    /// <summary>Row weights for sampling the epoch's batches, or null for a uniform shuffle.</summary>
+    public virtual double[]? SamplingWeights(TensorDataset training) => null;
+
+    /// <summary>Called at the start of every epoch.</summary>
+    public virtual void OnEpochStart(int epoch) { }
+
+    /// <summary>The step's objective, computed in the caller's dispose scope.</summary>
+    public abstract StepResult Step(TrainingBatch batch);
+
+    /// <summary>Called after the optimiser step with the same batch and result (dual and group-weight updates go here).</summary>
+    public virtual void AfterStep(TrainingBatch batch, StepResult result) { }
+
+    /// <summary>Called after every epoch; adds the objective's numbers to the report.</summary>
+    public virtual EpochReport OnEpochEnd(int epoch, EpochReport report) => report;
+
+    /// <summary>Writes the objective's state for a checkpoint.</summary>
+    public virtual void Save(BinaryWriter writer) { }
+
+    /// <summary>Restores the state written by <see cref="Save"/>.</summary>
+    public virtual void Load(BinaryReader reader) { }
+
+    /// <summary>Mean cross-entropy, weighted by example weights when present.</summary>
+    protected static Tensor CrossEntropy(Tensor logits, Tensor labels, Tensor? weights)
+    {
+        var perSample = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.None);
+        return weights is null ? perSample.mean() : (perSample * weights).sum() / weights.sum().clamp_min(1e-12);
+    }
+}
