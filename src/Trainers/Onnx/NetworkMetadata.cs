@@ -1,0 +1,137 @@
+using System.Globalization;
+using MLNet.FlatDebias.Trainers.Networks;
+using Onnx;
+
+namespace MLNet.FlatDebias.Trainers.Onnx;
+
+/// <summary>
+/// The network kind and hyperparameters written to an ONNX model's <c>metadata_props</c>, enough to rebuild the
+/// network from the file alone; also the batch-norm step counters (<c>num_batches_tracked</c>), which are part of
+/// the state dictionary but not of the inference graph.
+/// </summary>
+/// <remarks>
+/// Keys (all prefixed <c>flatdebias.</c>): <c>format</c> (1), <c>kind</c> (<c>ResNet</c>, <c>SmallCnn</c> or
+/// <c>Mlp</c>), <c>name</c> (the module name), <c>classes</c>, <c>input_shape</c> (<c>C,H,W</c>), <c>width</c>;
+/// for a ResNet <c>bottleneck</c> (<c>true</c>/<c>false</c>) and <c>blocks_per_stage</c> (e.g. <c>2,2,2,2</c>);
+/// for a SmallCnn <c>batch_norm</c>; for an Mlp <c>depth</c>; and one <c>state.{key}</c> per int64 state entry.
+/// The counters are kept out of the initializers because ONNX Runtime warns about (and drops) initializers that
+/// no node uses.
+/// </remarks>
+internal static class NetworkMetadata
+{
+    public const string Prefix = "flatdebias.";
+    public const string StatePrefix = Prefix + "state.";
+    private const string FormatVersion = "1";
+
+    /// <summary>The metadata entries describing <paramref name="network"/>.</summary>
+    /// <exception cref="NotSupportedException">The network type is not one the exporter knows.</exception>
+    public static IReadOnlyList<(string Key, string Value)> Describe(ClassifierNetwork network)
+    {
+        var shape = network.InputShape;
+        var entries = new List<(string, string)>
+        {
+            (Prefix + "format", FormatVersion),
+            (Prefix + "kind", KindOf(network)),
+            (Prefix + "name", network.GetName()),
+            (Prefix + "classes", Format(network.NumberOfClasses)),
+            (Prefix + "input_shape", $"{Format(shape.Channels)},{Format(shape.Height)},{Format(shape.Width)}"),
+        };
+        switch (network)
+        {
+            case ResNet r:
+                entries.Add((Prefix + "width", Format(r.Width)));
+                entries.Add((Prefix + "bottleneck", r.Bottleneck ? "true" : "false"));
+                entries.Add((Prefix + "blocks_per_stage", string.Join(",", r.BlocksPerStage.Select(Format))));
+                break;
+            case SmallCnn c:
+                entries.Add((Prefix + "width", Format(c.Width)));
+                entries.Add((Prefix + "batch_norm", c.BatchNorm ? "true" : "false"));
+                break;
+            case Mlp m:
+                entries.Add((Prefix + "width", Format(m.Width)));
+                entries.Add((Prefix + "depth", Format(m.Depth)));
+                break;
+        }
+        return entries;
+    }
+
+    /// <summary>The kind name written for a network.</summary>
+    /// <exception cref="NotSupportedException">The network type is not one the exporter knows.</exception>
+    public static string KindOf(ClassifierNetwork network) => network switch
+    {
+        ResNet => "ResNet",
+        SmallCnn => "SmallCnn",
+        Mlp => "Mlp",
+        _ => throw new NotSupportedException(
+            $"ONNX export does not know the network type '{network.GetType().FullName}'. It writes ResNet, SmallCnn and Mlp networks."),
+    };
+
+    /// <summary>Builds an untrained network of the kind and hyperparameters recorded in <paramref name="model"/>.</summary>
+    /// <exception cref="InvalidDataException">The metadata is missing or does not describe a network; the message
+    /// names the entry.</exception>
+    public static ClassifierNetwork Rebuild(ModelProto model)
+    {
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in model.MetadataProps) meta[entry.Key] = entry.Value;
+        if (!meta.TryGetValue(Prefix + "kind", out var kind))
+            throw new InvalidDataException(
+                "The ONNX model has no 'flatdebias.kind' metadata: it was not written by OnnxExport, so the network cannot be rebuilt from it. " +
+                "Build the network yourself and use OnnxImport.LoadWeights.");
+        if (meta.TryGetValue(Prefix + "format", out var format) && format != FormatVersion)
+            throw new InvalidDataException($"The ONNX model's 'flatdebias.format' is '{format}'; this library reads format {FormatVersion}.");
+
+        int classes = Int(meta, "classes");
+        var dims = Ints(meta, "input_shape");
+        if (dims.Length != 3) throw new InvalidDataException($"Metadata 'flatdebias.input_shape' must be C,H,W; got '{meta[Prefix + "input_shape"]}'.");
+        var shape = new ImageShape(dims[0], dims[1], dims[2]);
+        int width = Int(meta, "width");
+        try
+        {
+            return kind switch
+            {
+                "ResNet" => new ResNet(
+                    meta.TryGetValue(Prefix + "name", out var name) && name.Length > 0 ? name : "resnet",
+                    Bool(meta, "bottleneck"), Ints(meta, "blocks_per_stage"), classes, shape, width),
+                "SmallCnn" => new SmallCnn(classes, shape, width, Bool(meta, "batch_norm")),
+                "Mlp" => new Mlp(classes, shape, width, Int(meta, "depth")),
+                _ => throw new InvalidDataException($"The ONNX model's network kind '{kind}' is not one this library builds (ResNet, SmallCnn, Mlp)."),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"The ONNX model's metadata does not describe a valid {kind}: {e.Message}", e);
+        }
+    }
+
+    private static string Format(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Get(Dictionary<string, string> meta, string key)
+        => meta.TryGetValue(Prefix + key, out var value)
+            ? value
+            : throw new InvalidDataException($"The ONNX model has no 'flatdebias.{key}' metadata.");
+
+    private static int Int(Dictionary<string, string> meta, string key)
+        => int.TryParse(Get(meta, key), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new InvalidDataException($"Metadata 'flatdebias.{key}' must be an integer; got '{meta[Prefix + key]}'.");
+
+    private static int[] Ints(Dictionary<string, string> meta, string key)
+    {
+        var text = Get(meta, key);
+        var parts = text.Split(',');
+        var values = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out values[i]))
+                throw new InvalidDataException($"Metadata 'flatdebias.{key}' must be comma-separated integers; got '{text}'.");
+        }
+        return values;
+    }
+
+    private static bool Bool(Dictionary<string, string> meta, string key) => Get(meta, key) switch
+    {
+        "true" => true,
+        "false" => false,
+        var other => throw new InvalidDataException($"Metadata 'flatdebias.{key}' must be true or false; got '{other}'."),
+    };
+}

@@ -1,0 +1,97 @@
+namespace MLNet.FlatDebias.Trainers.Onnx;
+
+/// <summary>Settings of <see cref="OnnxExport.Export"/>: the graph's input and output names and shapes.</summary>
+/// <remarks>
+/// What ML.NET's <c>ApplyOnnxModel</c> (Microsoft.ML.OnnxTransformer 5.0.1, ONNX Runtime 1.31.1) does with the
+/// shapes, as the tests in <c>OnnxMlNetTests</c> check:
+/// <list type="bullet">
+/// <item>Input. A known-size float vector column of <c>C*H*W</c> values is accepted both by an input declared
+/// <c>[N, C*H*W]</c> (<see cref="FlattenedInput"/> = true) and by one declared <c>[N, C, H, W]</c>: the
+/// transformer checks only the element count and reshapes the row to the declared shape (with the batch
+/// dimension set to 1).</item>
+/// <item>Outputs. With a symbolic batch dimension (<c>[-1, K]</c>) the output column is a vector of
+/// <em>unknown</em> size, which <c>MulticlassClassification.Evaluate</c> rejects; declared <c>[1, K]</c>
+/// (<see cref="FixedBatchSize"/> = 1) it is a known-size vector of K values. A <c>shapeDictionary</c> passed to
+/// <c>ApplyOnnxModel</c> that fixes the output to <c>[1, K]</c> has the same effect on a symbolic-batch model.</item>
+/// <item>Strings. The <see cref="LabelValues"/> output (an ONNX string tensor) runs in ONNX Runtime and comes out of
+/// <c>ApplyOnnxModel</c> as a text vector column.</item>
+/// </list>
+/// </remarks>
+public sealed class OnnxExportOptions
+{
+    /// <summary>Name of the graph input (default <c>input</c>).</summary>
+    public string InputName { get; set; } = "input";
+
+    /// <summary>Name of the class-probability output, float <c>[N, K]</c>, the softmax of the logits
+    /// (default <c>probabilities</c>).</summary>
+    public string ProbabilitiesName { get; set; } = "probabilities";
+
+    /// <summary>Name of the predicted-class output, int64 <c>[N]</c>, the index of the largest probability
+    /// (default <c>predicted_index</c>).</summary>
+    public string PredictedIndexName { get; set; } = "predicted_index";
+
+    /// <summary>Name of the predicted-label output written when <see cref="LabelValues"/> is set
+    /// (default <c>predicted_label</c>).</summary>
+    public string PredictedLabelName { get; set; } = "predicted_label";
+
+    /// <summary>Name of the logits output written when <see cref="IncludeLogits"/> is true (default <c>logits</c>).</summary>
+    public string LogitsName { get; set; } = "logits";
+
+    /// <summary>
+    /// When true the input is declared <c>[N, C*H*W]</c> (one flat row per image, as ML.NET feeds a vector column)
+    /// and reshaped to <c>[N, C, H, W]</c> inside the graph; when false (default) it is declared
+    /// <c>[N, C, H, W]</c>. ML.NET accepts a flat vector column of <c>C*H*W</c> values either way (see the remarks).
+    /// </summary>
+    public bool FlattenedInput { get; set; }
+
+    /// <summary>
+    /// Optional class names, one per class in index order (exactly K values when set; default null). When set, the
+    /// graph also outputs <see cref="PredictedLabelName"/>, string <c>[N]</c>: the name of the predicted class
+    /// (a <c>Gather</c> over a constant string tensor).
+    /// </summary>
+    public string[]? LabelValues { get; set; }
+
+    /// <summary>
+    /// Batch size written into every input and output shape (at least 1), or null (default) for a symbolic
+    /// batch dimension <c>N</c>. Set 1 for consumers that need fully known output shapes, such as ML.NET's
+    /// <c>ApplyOnnxModel</c> feeding <c>MulticlassClassification.Evaluate</c> (see the remarks).
+    /// </summary>
+    public int? FixedBatchSize { get; set; }
+
+    /// <summary>Whether to also output the logits, float <c>[N, K]</c> (default false).</summary>
+    public bool IncludeLogits { get; set; }
+
+    /// <summary>Checks the settings against a network with <paramref name="numberOfClasses"/> classes.</summary>
+    /// <param name="numberOfClasses">K, the network's number of classes.</param>
+    /// <exception cref="ArgumentException">A name is empty or used twice, or <see cref="LabelValues"/> does not
+    /// have K non-null values.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="FixedBatchSize"/> is below 1.</exception>
+    internal void Validate(int numberOfClasses)
+    {
+        var names = new List<(string Setting, string Value)>
+        {
+            (nameof(InputName), InputName),
+            (nameof(ProbabilitiesName), ProbabilitiesName),
+            (nameof(PredictedIndexName), PredictedIndexName),
+        };
+        if (LabelValues is not null) names.Add((nameof(PredictedLabelName), PredictedLabelName));
+        if (IncludeLogits) names.Add((nameof(LogitsName), LogitsName));
+        foreach (var (setting, value) in names)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+                throw new ArgumentException($"{setting} must be a non-empty name.", setting);
+        }
+        var duplicate = names.GroupBy(n => n.Value, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new ArgumentException($"{string.Join(" and ", duplicate.Select(d => d.Setting))} are both '{duplicate.Key}'; graph names must differ.");
+        if (FixedBatchSize is < 1)
+            throw new ArgumentOutOfRangeException(nameof(FixedBatchSize), FixedBatchSize, "FixedBatchSize must be at least 1 (or null for a symbolic batch dimension).");
+        if (LabelValues is not null)
+        {
+            if (LabelValues.Length != numberOfClasses)
+                throw new ArgumentException($"LabelValues has {LabelValues.Length} values; the network has {numberOfClasses} classes.", nameof(LabelValues));
+            if (LabelValues.Any(v => v is null))
+                throw new ArgumentException("LabelValues must not contain null.", nameof(LabelValues));
+        }
+    }
+}
