@@ -25,7 +25,7 @@ public abstract class NetworkTrainerOptions
 
     /// <summary>The network family. Default <see cref="NetworkKind.ResNet50"/> (the Waterbirds literature's);
     /// use <see cref="NetworkKind.SmallCnn"/> or <see cref="NetworkKind.Mlp"/> for small images.</summary>
-    public NetworkKind Network { get; set; } = NetworkKind.ResNet50;
+    public NetworkKind Network { get; set; } = TrainerDefaults.Network;
 
     /// <summary>Network width override (ResNet stem width, default 64; SmallCnn first-block channels, default 32;
     /// Mlp hidden width, default 256); null for the default. Range: 1 and up.</summary>
@@ -40,13 +40,13 @@ public abstract class NetworkTrainerOptions
     public string? PretrainedWeightsPath { get; set; }
 
     /// <summary>Number of passes over the training set. Default 10. Range: 1 and up.</summary>
-    public int NumberOfEpochs { get; set; } = 10;
+    public int NumberOfEpochs { get; set; } = TrainerDefaults.NumberOfEpochs;
 
     /// <summary>Rows per training step. Default 32. Range: 1 and up.</summary>
-    public int BatchSize { get; set; } = 32;
+    public int BatchSize { get; set; } = TrainerDefaults.BatchSize;
 
     /// <summary>Optimiser learning rate. Default 1e-3. Range: &gt; 0.</summary>
-    public double LearningRate { get; set; } = 1e-3;
+    public double LearningRate { get; set; } = TrainerDefaults.LearningRate;
 
     /// <summary>SGD momentum. Default 0.9. Range: [0, 1). Ignored by Adam.</summary>
     public double Momentum { get; set; } = 0.9;

@@ -1,0 +1,102 @@
+using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Trainers.Networks;
+
+namespace Microsoft.ML;
+
+/// <summary>
+/// The debiasing trainers on <c>mlContext.MulticlassClassification.Trainers</c>: <see cref="FlatDebias(MulticlassClassificationCatalog.MulticlassClassificationTrainers, FlatDebiasTrainer.Options)"/>,
+/// <see cref="GroupDro(MulticlassClassificationCatalog.MulticlassClassificationTrainers, GroupDroTrainer.Options)"/> and
+/// <see cref="Erm(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ErmTrainer.Options)"/>, each with
+/// simple arguments or an options object.
+/// </summary>
+public static class DebiasTrainersCatalog
+{
+    /// <summary>A FlatDebias trainer: a network trained under a per-sample Fisher-trace bound, without training group labels.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">The label column (a key column). Default <c>"Label"</c>.</param>
+    /// <param name="featureColumnName">The feature column (known-size Single vector with image dimensions). Default <c>"Features"</c>.</param>
+    /// <param name="network">The network family. Default ResNet-50.</param>
+    /// <param name="numberOfEpochs">Passes over the data. Default 10.</param>
+    /// <param name="batchSize">Rows per step. Default 32.</param>
+    /// <param name="learningRate">Learning rate. Default 1e-3.</param>
+    /// <param name="traceBoundQuantile">The bound epsilon as a quantile of the traces after the warm-up. Default 0.8.</param>
+    /// <returns>The trainer.</returns>
+    public static FlatDebiasTrainer FlatDebias(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string featureColumnName = "Features", NetworkKind network = TrainerDefaults.Network,
+        int numberOfEpochs = TrainerDefaults.NumberOfEpochs, int batchSize = TrainerDefaults.BatchSize,
+        double learningRate = TrainerDefaults.LearningRate, double traceBoundQuantile = TrainerDefaults.TraceBoundQuantile)
+        => catalog.FlatDebias(new FlatDebiasTrainer.Options
+        {
+            LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, Network = network,
+            NumberOfEpochs = numberOfEpochs, BatchSize = batchSize, LearningRate = learningRate, TraceBoundQuantile = traceBoundQuantile,
+        });
+
+    /// <summary>A FlatDebias trainer with every setting.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="options">The settings.</param>
+    /// <returns>The trainer.</returns>
+    public static FlatDebiasTrainer FlatDebias(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, FlatDebiasTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new FlatDebiasTrainer(options);
+    }
+
+    /// <summary>A GroupDRO trainer (uses the training group column).</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">The label column (a key column). Default <c>"Label"</c>.</param>
+    /// <param name="featureColumnName">The feature column. Default <c>"Features"</c>.</param>
+    /// <param name="groupColumnName">The group column. Default <c>"Group"</c>.</param>
+    /// <param name="network">The network family. Default ResNet-50.</param>
+    /// <param name="numberOfEpochs">Passes over the data. Default 10.</param>
+    /// <param name="batchSize">Rows per step. Default 32.</param>
+    /// <param name="learningRate">Learning rate. Default 1e-3.</param>
+    /// <param name="groupStepSize">Step size of the group weights. Default 0.01.</param>
+    /// <returns>The trainer.</returns>
+    public static GroupDroTrainer GroupDro(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string featureColumnName = "Features", string groupColumnName = "Group",
+        NetworkKind network = TrainerDefaults.Network, int numberOfEpochs = TrainerDefaults.NumberOfEpochs,
+        int batchSize = TrainerDefaults.BatchSize, double learningRate = TrainerDefaults.LearningRate, double groupStepSize = TrainerDefaults.GroupStepSize)
+        => catalog.GroupDro(new GroupDroTrainer.Options
+        {
+            LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, GroupColumnName = groupColumnName, Network = network,
+            NumberOfEpochs = numberOfEpochs, BatchSize = batchSize, LearningRate = learningRate, GroupStepSize = groupStepSize,
+        });
+
+    /// <summary>A GroupDRO trainer with every setting.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="options">The settings.</param>
+    /// <returns>The trainer.</returns>
+    public static GroupDroTrainer GroupDro(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, GroupDroTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new GroupDroTrainer(options);
+    }
+
+    /// <summary>An ERM trainer: the baseline on the same engine.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">The label column (a key column). Default <c>"Label"</c>.</param>
+    /// <param name="featureColumnName">The feature column. Default <c>"Features"</c>.</param>
+    /// <param name="network">The network family. Default ResNet-50.</param>
+    /// <param name="numberOfEpochs">Passes over the data. Default 10.</param>
+    /// <param name="batchSize">Rows per step. Default 32.</param>
+    /// <param name="learningRate">Learning rate. Default 1e-3.</param>
+    /// <returns>The trainer.</returns>
+    public static ErmTrainer Erm(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string featureColumnName = "Features", NetworkKind network = TrainerDefaults.Network,
+        int numberOfEpochs = TrainerDefaults.NumberOfEpochs, int batchSize = TrainerDefaults.BatchSize, double learningRate = TrainerDefaults.LearningRate)
+        => catalog.Erm(new ErmTrainer.Options
+        {
+            LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, Network = network,
+            NumberOfEpochs = numberOfEpochs, BatchSize = batchSize, LearningRate = learningRate,
+        });
+
+    /// <summary>An ERM trainer with every setting.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="options">The settings.</param>
+    /// <returns>The trainer.</returns>
+    public static ErmTrainer Erm(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ErmTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new ErmTrainer(options);
+    }
+}

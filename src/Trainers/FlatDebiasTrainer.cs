@@ -1,0 +1,85 @@
+using MLNet.FlatDebias.Trainers.Fisher;
+using MLNet.FlatDebias.Trainers.Objectives;
+
+namespace MLNet.FlatDebias.Trainers;
+
+/// <summary>
+/// Debiasing by per-sample flatness (Han &amp; Lee): trains a network to minimise the loss subject to every
+/// training sample's Fisher-information trace staying below a bound, by primal-dual updates with one multiplier
+/// per sample. It needs no group labels for training: a validation set with groups is used only to choose the
+/// epoch (and, optionally, the bound).
+/// </summary>
+/// <remarks>
+/// <para><b>Training algorithm details</b>: minimise <c>L(theta)</c> subject to <c>Tr F_i(theta) &lt;= epsilon</c> for
+/// every training row i. Each step minimises <c>(1/|B|) sum_i [l_i + lambda_i T_i]</c> over the batch and then
+/// moves each row's multiplier <c>lambda_i &lt;- clip(lambda_i + DualLearningRate (T_i - epsilon), 0, MaxDual)</c>.
+/// The first <see cref="Options.WarmupEpochs"/> epochs are plain ERM; with a quantile bound, epsilon is the
+/// <see cref="Options.TraceBoundQuantile"/> quantile of the traces measured in the last warm-up epoch. Only rows
+/// with a positive multiplier get the penalty's gradient.</para>
+/// <para><b>The paper's exact definition</b> is <see cref="Options.TraceEstimator"/> =
+/// <see cref="Fisher.TraceEstimator.Exact"/> with <see cref="Options.TraceGradient"/> =
+/// <see cref="Fisher.TraceGradient.Full"/>. The defaults differ where measurement said so (see
+/// <c>docs/method-study.md</c>).</para>
+/// <para><b>Input columns</b>: label (key), features (known-size Single vector), optional example weight; the
+/// group column only in the validation set. <b>Output columns</b>: <c>Score</c>, <c>PredictedLabel</c>.</para>
+/// </remarks>
+public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Options>
+{
+    internal FlatDebiasTrainer(Options options) : base(options) { }
+
+    /// <summary>Options of <see cref="FlatDebiasTrainer"/>: the shared ones and the constraint's.</summary>
+    public sealed class Options : NetworkTrainerOptions
+    {
+        /// <summary>An absolute bound epsilon on every sample's trace, or null (default) to set it from
+        /// <see cref="TraceBoundQuantile"/>. Range: &gt;= 0.</summary>
+        public double? TraceBound { get; set; }
+
+        /// <summary>When <see cref="TraceBound"/> is null: epsilon is this quantile of the traces measured over the
+        /// last warm-up epoch. Default 0.8 (the largest 20 % start above the bound). Range: [0, 1].</summary>
+        public double TraceBoundQuantile { get; set; } = TrainerDefaults.TraceBoundQuantile;
+
+        /// <summary>Epochs of plain ERM before the multipliers switch on. Default 1. Range: 0 and up, and at least 1
+        /// with a quantile bound (the traces are measured then); less than <see cref="NetworkTrainerOptions.NumberOfEpochs"/>.</summary>
+        public int WarmupEpochs { get; set; } = TrainerDefaults.WarmupEpochs;
+
+        /// <summary>Dual step size eta. Default 0.1 (large steps destabilise training). Range: &gt; 0.</summary>
+        public double DualLearningRate { get; set; } = TrainerDefaults.DualLearningRate;
+
+        /// <summary>Cap on every multiplier. Default 10. Range: &gt; 0.</summary>
+        public double MaxDual { get; set; } = TrainerDefaults.MaxDual;
+
+        /// <summary>Which parameters the trace covers. Default <see cref="Fisher.TraceScope.Head"/>.</summary>
+        public TraceScope TraceScope { get; set; } = TrainerDefaults.Scope;
+
+        /// <summary>How the expectation over labels is taken. Default <see cref="Fisher.TraceEstimator.Empirical"/>.</summary>
+        public TraceEstimator TraceEstimator { get; set; } = TrainerDefaults.Estimator;
+
+        /// <summary>Which path the penalty's gradient takes. Default <see cref="Fisher.TraceGradient.ProbabilitiesOnly"/>.</summary>
+        public TraceGradient TraceGradient { get; set; } = TrainerDefaults.Gradient;
+
+        /// <summary>Constrain only the k largest traces of each batch (null, the default, constrains every row).
+        /// Range: 1 and up.</summary>
+        public int? TopK { get; set; }
+    }
+
+    private protected override void ValidateOptions()
+    {
+        base.ValidateOptions();
+        var o = TrainerOptions;
+        Require(o.TraceBound is null || (o.TraceBound >= 0 && double.IsFinite(o.TraceBound.Value)), nameof(o.TraceBound), o.TraceBound, "must be >= 0 and finite when set");
+        Require(o.TraceBoundQuantile >= 0 && o.TraceBoundQuantile <= 1, nameof(o.TraceBoundQuantile), o.TraceBoundQuantile, "must be in [0, 1]");
+        Require(o.WarmupEpochs >= 0, nameof(o.WarmupEpochs), o.WarmupEpochs, "must be >= 0");
+        Require(o.TraceBound is not null || o.WarmupEpochs >= 1, nameof(o.WarmupEpochs), o.WarmupEpochs, "must be >= 1 when the bound comes from TraceBoundQuantile (the traces are measured during the warm-up)");
+        Require(o.WarmupEpochs < o.NumberOfEpochs, nameof(o.WarmupEpochs), o.WarmupEpochs, $"must be less than NumberOfEpochs ({o.NumberOfEpochs}), or the constraint never switches on");
+        Require(o.DualLearningRate > 0 && double.IsFinite(o.DualLearningRate), nameof(o.DualLearningRate), o.DualLearningRate, "must be > 0 and finite");
+        Require(o.MaxDual > 0 && double.IsFinite(o.MaxDual), nameof(o.MaxDual), o.MaxDual, "must be > 0 and finite");
+        Require(o.TopK is null or >= 1, nameof(o.TopK), o.TopK, "must be >= 1 when set");
+        Require(Enum.IsDefined(o.TraceScope), nameof(o.TraceScope), o.TraceScope, "is not a known scope");
+        Require(Enum.IsDefined(o.TraceEstimator), nameof(o.TraceEstimator), o.TraceEstimator, "is not a known estimator");
+        Require(Enum.IsDefined(o.TraceGradient), nameof(o.TraceGradient), o.TraceGradient, "is not a known gradient path");
+    }
+
+    private protected override TrainingObjective CreateObjective() => new FlatDebiasObjective(new FlatDebiasSettings(
+        new TraceSettings(TrainerOptions.TraceScope, TrainerOptions.TraceEstimator, TrainerOptions.TraceGradient),
+        TrainerOptions.TraceBound, TrainerOptions.TraceBoundQuantile, TrainerOptions.WarmupEpochs, TrainerOptions.DualLearningRate, TrainerOptions.MaxDual, TrainerOptions.TopK));
+}

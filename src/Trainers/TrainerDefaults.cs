@@ -1,0 +1,25 @@
+using MLNet.FlatDebias.Trainers.Fisher;
+using MLNet.FlatDebias.Trainers.Networks;
+
+namespace MLNet.FlatDebias.Trainers;
+
+/// <summary>Default settings, defined once and used by the options classes and the catalog's simple overloads.</summary>
+internal static class TrainerDefaults
+{
+    public const NetworkKind Network = NetworkKind.ResNet50;
+    public const int NumberOfEpochs = 10;
+    public const int BatchSize = 32;
+    public const double LearningRate = 1e-3;
+
+    // GroupDRO (Sagawa et al. 2020): eta_q = 0.01, no generalisation adjustment.
+    public const double GroupStepSize = 0.01;
+
+    // FlatDebias: chosen by the method study (docs/method-study.md).
+    public const TraceScope Scope = TraceScope.Head;
+    public const TraceEstimator Estimator = TraceEstimator.Empirical;
+    public const TraceGradient Gradient = TraceGradient.ProbabilitiesOnly;
+    public const double TraceBoundQuantile = 0.8;
+    public const int WarmupEpochs = 1;
+    public const double DualLearningRate = 0.1;
+    public const double MaxDual = 10;
+}
