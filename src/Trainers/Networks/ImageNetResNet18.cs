@@ -58,11 +58,14 @@ public static class ImageNetResNet18
     /// <param name="onnxPath">The <c>ResNet18.onnx</c> file, or null (default) to look for it (see <see cref="FindModel"/>).</param>
     /// <param name="convention">The input the network will take (default <see cref="ImageNetInputConvention.Normalized"/>).</param>
     /// <returns>A ResNet with BasicBlocks [2, 2, 2, 3], width 64, for 3x224x224 images, on the CPU, in training mode.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="numberOfClasses"/> is below 2.</exception>
     /// <exception cref="FileNotFoundException">The file was not found; the message names the NuGet package to reference.</exception>
     /// <exception cref="InvalidDataException">The file is not readable or its graph does not map onto a ResNet (the
     /// message says where).</exception>
     public static ResNet Create(int numberOfClasses, string? onnxPath = null, ImageNetInputConvention convention = ImageNetInputConvention.Normalized)
     {
+        if (numberOfClasses < 2)
+            throw new ArgumentOutOfRangeException(nameof(numberOfClasses), numberOfClasses, "A classifier needs at least 2 classes.");
         if (!Enum.IsDefined(convention)) throw new ArgumentOutOfRangeException(nameof(convention), convention, "Unknown input convention.");
         var path = FindModel(onnxPath);
         ModelProto model;

@@ -43,6 +43,9 @@ public sealed class OnnxImportTests
         using var cnn = (SmallCnn)Roundtrip(OnnxTestNetworks.Create("SmallCnnPlain"));
         Assert.False(cnn.BatchNorm);
         Assert.Equal(6, cnn.Width);
+        using var custom = (ResNet)Roundtrip(new ResNet("resnet_custom", false, [1, 1, 2, 3], 2, new ImageShape(3, 32, 32), 4));
+        Assert.Equal([1, 1, 2, 3], custom.BlocksPerStage);
+        Assert.Equal("resnet_custom", custom.GetName());
         using var mlp = (Mlp)Roundtrip(OnnxTestNetworks.Create("Mlp"));
         Assert.Equal(3, mlp.Depth);
         Assert.Equal(8, mlp.Width);
