@@ -82,9 +82,11 @@ internal static class NetworkMetadata
 
         int classes = Int(meta, "classes");
         var dims = Ints(meta, "input_shape");
-        if (dims.Length != 3) throw new InvalidDataException($"Metadata 'flatdebias.input_shape' must be C,H,W; got '{meta[Prefix + "input_shape"]}'.");
+        if (dims.Length != 3 || dims.Any(d => d < 1) || (long)dims[0] * dims[1] * dims[2] > int.MaxValue)
+            throw new InvalidDataException($"Metadata 'flatdebias.input_shape' must be C,H,W (positive, of manageable size); got '{meta[Prefix + "input_shape"]}'.");
         var shape = new ImageShape(dims[0], dims[1], dims[2]);
         int width = Int(meta, "width");
+        CheckAgainstTensors(model.Graph, kind, meta, classes, shape, width);
         try
         {
             return kind switch
@@ -97,9 +99,45 @@ internal static class NetworkMetadata
                 _ => throw new InvalidDataException($"The ONNX model's network kind '{kind}' is not one this library builds (ResNet, SmallCnn, Mlp)."),
             };
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
         {
             throw new InvalidDataException($"The ONNX model's metadata does not describe a valid {kind}: {e.Message}", e);
+        }
+    }
+
+    // The metadata must agree with the tensors in the file before a network is built from it, so that damaged
+    // metadata (say a width of 10^9) fails with a message instead of allocating a huge network.
+    private static void CheckAgainstTensors(GraphProto graph, string kind, Dictionary<string, string> meta, int classes, ImageShape shape, int width)
+    {
+        var dims = graph.Initializer.GroupBy(i => i.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Dims.ToArray(), StringComparer.Ordinal);
+        void Expect(string key, params long[] expected)
+        {
+            if (!dims.TryGetValue(key, out var actual))
+                throw new InvalidDataException($"The ONNX model has no initializer '{key}', which its {kind} metadata implies.");
+            if (!actual.SequenceEqual(expected))
+                throw new InvalidDataException($"The ONNX model's metadata implies '{key}' of shape [{string.Join(", ", expected)}]; the file has [{string.Join(", ", actual)}].");
+        }
+        int Count(string prefix, string suffix) => dims.Keys.Count(k => k.StartsWith(prefix, StringComparison.Ordinal) && k.EndsWith(suffix, StringComparison.Ordinal));
+
+        if (!dims.TryGetValue("fc.weight", out var head) || head.Length != 2 || head[0] != classes)
+            throw new InvalidDataException($"The ONNX model's metadata says {classes} classes; its 'fc.weight' does not have {classes} rows.");
+        switch (kind)
+        {
+            case "ResNet":
+                Expect("conv1.weight", width, shape.Channels, 7, 7);
+                int blocks = Ints(meta, "blocks_per_stage").Sum();
+                if (Count("layer", ".conv1.weight") != blocks)
+                    throw new InvalidDataException($"The ONNX model's metadata says {blocks} residual blocks; the file has {Count("layer", ".conv1.weight")}.");
+                break;
+            case "SmallCnn":
+                Expect("conv1.weight", width, shape.Channels, 3, 3);
+                break;
+            case "Mlp":
+                Expect("hidden.0.weight", width, shape.Size);
+                int depth = Int(meta, "depth");
+                if (Count("hidden.", ".weight") != depth)
+                    throw new InvalidDataException($"The ONNX model's metadata says {depth} hidden layers; the file has {Count("hidden.", ".weight")}.");
+                break;
         }
     }
 

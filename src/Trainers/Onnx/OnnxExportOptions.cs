@@ -2,19 +2,19 @@ namespace MLNet.FlatDebias.Trainers.Onnx;
 
 /// <summary>Settings of <see cref="OnnxExport.Export"/>: the graph's input and output names and shapes.</summary>
 /// <remarks>
-/// What ML.NET's <c>ApplyOnnxModel</c> (Microsoft.ML.OnnxTransformer 5.0.1, ONNX Runtime 1.31.1) does with the
-/// shapes, as the tests in <c>OnnxMlNetTests</c> check:
+/// What ML.NET's <c>ApplyOnnxModel</c> (Microsoft.ML.OnnxTransformer 5.0.1 on ONNX Runtime 1.31.1) does with the
+/// exported shapes, as <c>OnnxMlNetTests</c> checks:
 /// <list type="bullet">
 /// <item>Input. A known-size float vector column of <c>C*H*W</c> values is accepted both by an input declared
-/// <c>[N, C*H*W]</c> (<see cref="FlattenedInput"/> = true) and by one declared <c>[N, C, H, W]</c>: the
-/// transformer checks only the element count and reshapes the row to the declared shape (with the batch
-/// dimension set to 1).</item>
-/// <item>Outputs. With a symbolic batch dimension (<c>[-1, K]</c>) the output column is a vector of
-/// <em>unknown</em> size, which <c>MulticlassClassification.Evaluate</c> rejects; declared <c>[1, K]</c>
-/// (<see cref="FixedBatchSize"/> = 1) it is a known-size vector of K values. A <c>shapeDictionary</c> passed to
-/// <c>ApplyOnnxModel</c> that fixes the output to <c>[1, K]</c> has the same effect on a symbolic-batch model.</item>
-/// <item>Strings. The <see cref="LabelValues"/> output (an ONNX string tensor) runs in ONNX Runtime and comes out of
-/// <c>ApplyOnnxModel</c> as a text vector column.</item>
+/// <c>[N, C*H*W]</c> (<see cref="FlattenedInput"/> = true) and by one declared <c>[N, C, H, W]</c> (the default):
+/// the transformer checks the element count and hands the row over in the declared shape with the batch set to 1.
+/// The outputs are the same either way.</item>
+/// <item>Outputs. The transformer scores one row at a time and reads a symbolic batch dimension as 1, so an
+/// output declared <c>[N, K]</c> becomes a known-size vector column <c>Vector&lt;Single, 1, K&gt;</c> (K values),
+/// exactly as with <see cref="FixedBatchSize"/> = 1; the int64 <c>[N]</c> index becomes <c>Vector&lt;Int64, 1&gt;</c>.
+/// ML.NET does not need <see cref="FixedBatchSize"/>; it is for consumers that require fully static shapes.</item>
+/// <item>Strings. The <see cref="LabelValues"/> output (an ONNX string tensor, <c>Gather</c> over a constant) runs
+/// in ONNX Runtime and comes out of <c>ApplyOnnxModel</c> as a text vector column <c>Vector&lt;String, 1&gt;</c>.</item>
 /// </list>
 /// </remarks>
 public sealed class OnnxExportOptions
@@ -38,9 +38,10 @@ public sealed class OnnxExportOptions
     public string LogitsName { get; set; } = "logits";
 
     /// <summary>
-    /// When true the input is declared <c>[N, C*H*W]</c> (one flat row per image, as ML.NET feeds a vector column)
-    /// and reshaped to <c>[N, C, H, W]</c> inside the graph; when false (default) it is declared
-    /// <c>[N, C, H, W]</c>. ML.NET accepts a flat vector column of <c>C*H*W</c> values either way (see the remarks).
+    /// When true the input is declared <c>[N, C*H*W]</c> (one flat row per image, as ML.NET's vector columns hold
+    /// it) and reshaped to <c>[N, C, H, W]</c> inside the graph; when false (default) it is declared
+    /// <c>[N, C, H, W]</c>. ML.NET's <c>ApplyOnnxModel</c> feeds a flat vector column of <c>C*H*W</c> values to
+    /// either (see the remarks).
     /// </summary>
     public bool FlattenedInput { get; set; }
 
@@ -52,9 +53,9 @@ public sealed class OnnxExportOptions
     public string[]? LabelValues { get; set; }
 
     /// <summary>
-    /// Batch size written into every input and output shape (at least 1), or null (default) for a symbolic
-    /// batch dimension <c>N</c>. Set 1 for consumers that need fully known output shapes, such as ML.NET's
-    /// <c>ApplyOnnxModel</c> feeding <c>MulticlassClassification.Evaluate</c> (see the remarks).
+    /// Batch size written into every input and output shape (at least 1), or null (default) for a symbolic batch
+    /// dimension <c>N</c>. For consumers that need fully static shapes; ML.NET's <c>ApplyOnnxModel</c> already gives
+    /// known-size output columns with the symbolic batch (see the remarks).
     /// </summary>
     public int? FixedBatchSize { get; set; }
 
