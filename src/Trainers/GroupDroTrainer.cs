@@ -11,7 +11,7 @@ namespace MLNet.FlatDebias.Trainers;
 /// <para><b>Training algorithm details</b>: group weights <c>q</c> start uniform over the groups present; after
 /// each batch <c>q_g &lt;- q_g exp(GroupStepSize (L_g + C / sqrt(n_g)))</c> for the groups in the batch,
 /// normalised, and the step minimises <c>sum_g q_g L_g</c>. <c>C</c> is
-/// <see cref="TrainerOptions.GeneralizationAdjustment"/>, <c>n_g</c> the training count of group g.</para>
+/// <see cref="Options.GeneralizationAdjustment"/>, <c>n_g</c> the training count of group g.</para>
 /// <para><b>Input columns</b>: label (key), features (known-size Single vector), group (key, string, integer or
 /// bool), optional example weight. <b>Output columns</b>: <c>Score</c>, <c>PredictedLabel</c>.</para>
 /// </remarks>

@@ -130,21 +130,25 @@ internal static class MlNetScoringChain
         return v;
     }
 
-    private sealed class UnitRow
-    {
-        public float[] Probabilities { get; set; } = [];
+}
 
-        public static SchemaDefinition Definition(int k)
-        {
-            var definition = SchemaDefinition.Create(typeof(UnitRow));
-            definition[nameof(Probabilities)].ColumnName = ProbabilitiesColumn;
-            definition[nameof(Probabilities)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, k);
-            return definition;
-        }
-    }
+/// <summary>A row of unit vectors for fitting the arg-max scorer (public members for ML.NET's reflection).</summary>
+internal sealed class UnitRow
+{
+    public float[] Probabilities { get; set; } = [];
 
-    private sealed class ValueRow<T>
+    public static SchemaDefinition Definition(int k)
     {
-        public T Value { get; set; } = default!;
+        var definition = SchemaDefinition.Create(typeof(UnitRow));
+        var column = definition.Single(c => c.MemberName == nameof(Probabilities));
+        column.ColumnName = MlNetScoringChain.ProbabilitiesColumn;
+        column.ColumnType = new VectorDataViewType(NumberDataViewType.Single, k);
+        return definition;
     }
+}
+
+/// <summary>A one-column row of label values (key data for MapValueToKey).</summary>
+internal sealed class ValueRow<T>
+{
+    public T Value { get; set; } = default!;
 }

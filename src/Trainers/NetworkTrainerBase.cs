@@ -5,6 +5,7 @@ using MLNet.FlatDebias.Common;
 using MLNet.FlatDebias.Trainers.Engine;
 using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Trainers.Objectives;
+using TorchSharp;
 
 namespace MLNet.FlatDebias.Trainers;
 
@@ -32,7 +33,7 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
     /// <summary>Trains on <paramref name="input"/>, validating on <see cref="NetworkTrainerOptions.ValidationSet"/> when set.</summary>
     /// <param name="input">Training data with the label, feature (and, where needed, group and weight) columns.</param>
     /// <returns>The trained model.</returns>
-    public ClassifierNetworkTransformer Fit(IDataView input) => Fit(input, TrainerTrainerOptions.ValidationSet);
+    public ClassifierNetworkTransformer Fit(IDataView input) => Fit(input, TrainerOptions.ValidationSet);
 
     /// <summary>Trains on <paramref name="trainData"/>, evaluating <paramref name="validationData"/> after every epoch.</summary>
     /// <param name="trainData">Training data.</param>
@@ -49,7 +50,7 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         if (TrainerOptions.ModelSelection != ModelSelection.LastEpoch && validationData is null)
             throw new ArgumentException($"ModelSelection {TrainerOptions.ModelSelection} needs a validation set: set ValidationSet or call Fit(train, validation).", nameof(validationData));
 
-        var layout = ColumnLayout.Check(trainData.Schema, Options, RequiresTrainingGroups);
+        var layout = ColumnLayout.Check(trainData.Schema, TrainerOptions, RequiresTrainingGroups);
         ColumnLayout? validationLayout = null;
         if (validationData is not null)
         {
@@ -71,9 +72,9 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         {
             if (!string.IsNullOrEmpty(TrainerOptions.PretrainedWeightsPath)) PretrainedWeights.Load(network, TrainerOptions.PretrainedWeightsPath);
             var objective = CreateObjective();
-            var engine = new TrainingEngine(Options, objective, device, Fingerprint(layout, training.Count));
+            var engine = new TrainingEngine(TrainerOptions, objective, device, Fingerprint(layout, training.Count));
             var outcome = engine.Run(network, training, validation);
-            network.to(TorchSharp.torch.CPU);
+            network.to(torch.CPU);
             network.eval();
             var chain = MlNetScoringChain.Build(new MLContext(TrainerOptions.Seed), network, layout.Features.Name, layout.Classes, trainData);
             return new ClassifierNetworkTransformer(network, chain, layout.Features.Name, layout.Classes.Names, outcome.History);
@@ -94,7 +95,7 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         var label = SchemaGuard.RequireColumn(inputSchema, "label", TrainerOptions.LabelColumnName);
-        if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar || label.ItemType is not KeyDataViewType key)
+        if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar)
             throw SchemaGuard.Mismatch("label", label.Name, "Key (e.g. from MapValueToKey)", Describe(label));
         var features = SchemaGuard.RequireColumn(inputSchema, "feature", TrainerOptions.FeatureColumnName);
         if (features.Kind != SchemaShape.Column.VectorKind.Vector || features.ItemType != NumberDataViewType.Single)
@@ -108,19 +109,12 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
                 throw SchemaGuard.Mismatch("example weight", weight.Name, "Single or Double", Describe(weight));
         }
 
-        int k = checked((int)key.Count);
-        var builder = new DataViewSchema.Builder();
-        builder.AddColumn("Score", new VectorDataViewType(NumberDataViewType.Single, k));
-        var annotations = new DataViewSchema.Annotations.Builder();
-        foreach (var annotation in label.Annotations)
-        {
-            if (annotation.Name != LabelClasses.KeyValuesKind || annotation.ItemType is not PrimitiveDataViewType itemType) continue;
-            AddPlaceholderKeyValues(annotations, itemType, k);
-        }
-        builder.AddColumn("PredictedLabel", new KeyDataViewType(typeof(uint), k), annotations.ToAnnotations());
-        var added = SchemaShape.Create(builder.ToSchema());
-        var kept = inputSchema.Where(c => c.Name != "Score" && c.Name != "PredictedLabel");
-        return new SchemaShape(kept.Concat(added));
+        // ML.NET's SchemaShape columns cannot be constructed outside ML.NET; its own estimators derive them:
+        // PredictedLabel has the label's shape (a key with its KeyValues), Score a known-size Single vector.
+        var shapes = new MLContext();
+        var withOutputs = shapes.Transforms.CopyColumns("PredictedLabel", label.Name)
+            .Append(shapes.Transforms.Concatenate("Score", features.Name));
+        return withOutputs.GetOutputSchema(inputSchema);
     }
 
     /// <summary>Creates the objective for one <see cref="Fit(IDataView)"/> call.</summary>
@@ -159,7 +153,7 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
     {
         var wantsGroups = TrainerOptions.ModelSelection == ModelSelection.ValidationWorstGroupAccuracy
             || (!string.IsNullOrEmpty(TrainerOptions.GroupColumnName) && validationData.Schema.GetColumnOrNull(TrainerOptions.GroupColumnName) is not null);
-        var layout = ColumnLayout.Check(validationData.Schema, Options, groupRequired: false);
+        var layout = ColumnLayout.Check(validationData.Schema, TrainerOptions, groupRequired: false);
         if (!wantsGroups) layout = layout with { Group = null };
         if (layout.Shape != training.Shape)
             throw SchemaGuard.Mismatch("feature", layout.Features.Name, $"the training image shape {training.Shape}", layout.Shape.ToString());
@@ -193,22 +187,4 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         SchemaShape.Column.VectorKind.Vector => $"Vector<{column.ItemType.RawType.Name}>",
         _ => $"Vector<{column.ItemType.RawType.Name}> (variable size)",
     };
-
-    private static void AddPlaceholderKeyValues(DataViewSchema.Annotations.Builder builder, PrimitiveDataViewType itemType, int k)
-    {
-        // A schema shape keeps only the annotation's type; the values are filled in by Fit.
-        if (itemType.RawType == typeof(ReadOnlyMemory<char>)) Add(builder, itemType, new ReadOnlyMemory<char>[k]);
-        else if (itemType.RawType == typeof(float)) Add(builder, itemType, new float[k]);
-        else if (itemType.RawType == typeof(double)) Add(builder, itemType, new double[k]);
-        else if (itemType.RawType == typeof(int)) Add(builder, itemType, new int[k]);
-        else if (itemType.RawType == typeof(uint)) Add(builder, itemType, new uint[k]);
-        else if (itemType.RawType == typeof(long)) Add(builder, itemType, new long[k]);
-        else if (itemType.RawType == typeof(bool)) Add(builder, itemType, new bool[k]);
-    }
-
-    private static void Add<T>(DataViewSchema.Annotations.Builder builder, PrimitiveDataViewType itemType, T[] values)
-    {
-        ValueGetter<VBuffer<T>> getter = (ref VBuffer<T> dst) => dst = new VBuffer<T>(values.Length, values);
-        builder.Add(LabelClasses.KeyValuesKind, new VectorDataViewType(itemType, values.Length), getter);
-    }
 }

@@ -54,11 +54,12 @@ internal sealed class GroupDroObjective : TrainingObjective
     {
         var groups = batch.Groups ?? throw new InvalidOperationException("GroupDRO needs the group of every row.");
         var perSample = nn.functional.cross_entropy(batch.Network.forward(batch.Inputs), batch.Labels, reduction: nn.Reduction.None);
-        var sampleWeights = batch.Weights ?? ones_like(perSample);
+        var sampleWeights = batch.Weights ?? ones(perSample.shape[0], dtype: perSample.dtype, device: perSample.device);
         int groupCount = weights.Length;
-        var oneHot = nn.functional.one_hot(groups, groupCount).to(perSample.dtype);            // [B, G]
-        var groupWeightSums = (oneHot * sampleWeights.unsqueeze(1)).sum(0);                    // [G]
-        var groupLosses = (oneHot * (perSample * sampleWeights).unsqueeze(1)).sum(0) / groupWeightSums.clamp_min(1e-12);
+        var oneHot = nn.functional.one_hot(groups, groupCount).to_type(perSample.dtype);       // [B, G]
+        // 0L, not 0: a literal 0 would bind to sum(ScalarType) and sum as bytes.
+        var groupWeightSums = (oneHot * sampleWeights.unsqueeze(1)).sum(0L);                   // [G]
+        var groupLosses = (oneHot * (perSample * sampleWeights).unsqueeze(1)).sum(0L) / groupWeightSums.clamp_min(1e-12);
 
         // Exponentiated-gradient step on the groups present in the batch (Sagawa et al.'s code updates all; an
         // absent group has loss 0 there, which leaves its weight unchanged before normalisation, as here).

@@ -1,0 +1,166 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNet.FlatDebias.Tests.Infrastructure;
+using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Trainers.Networks;
+
+namespace MLNet.FlatDebias.Tests.Trainers;
+
+[Collection(TorchCollection.Name)]
+public sealed class TrainerTests
+{
+    private static ErmTrainer.Options SmallErm(int epochs = 3) => new()
+    {
+        Network = NetworkKind.SmallCnn, NetworkWidth = 4, NumberOfEpochs = epochs, BatchSize = 32,
+        LearningRate = 3e-3, Optimizer = OptimizerKind.Adam, Seed = 1, Device = TrainingDevice.Cpu,
+    };
+
+    [Fact]
+    public void Output_schema_before_fit_matches_the_schema_after_fit()
+    {
+        var ml = new MLContext(0);
+        var data = BiasedShapes.ToDataView(ml, BiasedShapes.Rows(64, 0.5, 1));
+        var trainer = ml.MulticlassClassification.Trainers.Erm(SmallErm(1));
+
+        var shape = trainer.GetOutputSchema(SchemaShapes.Of(data.Schema));
+        var score = shape.Single(c => c.Name == "Score");
+        var predicted = shape.Single(c => c.Name == "PredictedLabel");
+        Assert.Equal(SchemaShape.Column.VectorKind.Vector, score.Kind);
+        Assert.Equal(NumberDataViewType.Single, score.ItemType);
+        Assert.True(predicted.IsKey);
+        Assert.Contains(predicted.Annotations, a => a.Name == "KeyValues");
+
+        using var model = trainer.Fit(data);
+        var schema = model.GetOutputSchema(data.Schema);
+        Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 2), schema["Score"].Type);
+        Assert.Equal(new KeyDataViewType(typeof(uint), 2), schema["PredictedLabel"].Type);
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        schema["PredictedLabel"].GetKeyValues(ref names);
+        Assert.Equal(BiasedShapes.Labels, names.DenseValues().Select(v => v.ToString()));
+    }
+
+    [Fact]
+    public void Training_loss_falls_and_the_output_evaluates_and_predicts()
+    {
+        var ml = new MLContext(0);
+        var train = BiasedShapes.ToDataView(ml, BiasedShapes.Rows(256, 0.5, 2));
+        var test = BiasedShapes.ToDataView(ml, BiasedShapes.Groups(25, 3));
+        using var model = ml.MulticlassClassification.Trainers.Erm(SmallErm(6)).Fit(train);
+
+        var epochs = model.History.Epochs;
+        Assert.Equal(6, epochs.Count);
+        Assert.True(epochs[^1].TrainingLoss < 0.7 * epochs[0].TrainingLoss, $"loss {epochs[0].TrainingLoss:F3} -> {epochs[^1].TrainingLoss:F3}");
+
+        var scored = model.Transform(test);
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+        Assert.True(metrics.MicroAccuracy > 0.8, $"accuracy {metrics.MicroAccuracy:F3}");
+        var groups = ml.MulticlassClassification.EvaluateGroups(scored);
+        Assert.Equal(4, groups.ByGroup.Count);
+        Assert.Equal(metrics.MicroAccuracy, groups.AverageAccuracy, 6);
+
+        var engine = ml.Model.CreatePredictionEngine<BiasedShapes.Row, Prediction>(model);
+        var rows = BiasedShapes.Groups(5, 4);
+        var predictedLabels = ml.Transforms.Conversion.MapKeyToValue("PredictedText", "PredictedLabel")
+            .Fit(model.Transform(BiasedShapes.ToDataView(ml, rows))).Transform(model.Transform(BiasedShapes.ToDataView(ml, rows)))
+            .GetColumn<string>("PredictedText").ToArray();
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var p = engine.Predict(rows[i]);
+            Assert.Equal(2, p.Score.Length);
+            Assert.Equal(1f, p.Score.Sum(), 4);
+            Assert.Equal(predictedLabels[i], BiasedShapes.Labels[p.PredictedLabel - 1]);
+        }
+    }
+
+    [Fact]
+    public void Same_seed_gives_the_same_model_and_another_seed_does_not()
+    {
+        var ml = new MLContext(0);
+        var train = BiasedShapes.ToDataView(ml, BiasedShapes.Rows(128, 0.5, 5));
+        var test = BiasedShapes.ToDataView(ml, BiasedShapes.Groups(10, 6));
+        float[][] Scores(int seed)
+        {
+            var options = SmallErm(2);
+            options.Seed = seed;
+            using var model = ml.MulticlassClassification.Trainers.Erm(options).Fit(train);
+            return model.Transform(test).GetColumn<float[]>("Score").ToArray();
+        }
+        var a = Scores(11);
+        var b = Scores(11);
+        var c = Scores(12);
+        Assert.Equal(a.SelectMany(x => x), b.SelectMany(x => x));
+        Assert.NotEqual(a.SelectMany(x => x), c.SelectMany(x => x));
+    }
+
+    [Fact]
+    public void Model_selection_keeps_the_epoch_with_the_best_validation_worst_group_accuracy()
+    {
+        var ml = new MLContext(0);
+        var train = BiasedShapes.ToDataView(ml, BiasedShapes.Rows(256, 0.9, 7));
+        var validation = BiasedShapes.ToDataView(ml, BiasedShapes.Groups(20, 8));
+        var options = SmallErm(6);
+        options.GroupColumnName = "Group";
+        options.ModelSelection = ModelSelection.ValidationWorstGroupAccuracy;
+        options.LearningRate = 1e-2;
+        using var model = ml.MulticlassClassification.Trainers.Erm(options).Fit(train, validation);
+
+        var history = model.History;
+        var wga = history.Epochs.Select(e => e.ValidationWorstGroupAccuracy!.Value).ToList();
+        int best = wga.IndexOf(wga.Max());
+        Assert.Equal(best, history.SelectedEpoch);
+        // The model really holds that epoch's weights: its validation numbers equal the history's.
+        var groups = ml.MulticlassClassification.EvaluateGroups(model.Transform(validation));
+        Assert.Equal(wga[best], groups.WorstGroupAccuracy, 6);
+        Assert.Equal(history.Epochs[best].ValidationAccuracy!.Value, groups.AverageAccuracy, 6);
+    }
+
+    [Fact]
+    public void GroupDro_moves_weight_to_the_hard_group()
+    {
+        var ml = new MLContext(0);
+        var rows = BiasedShapes.Groups(60, 9);
+        var random = new Random(10);
+        foreach (var row in rows.Where(r => r.Group == "vertical/red"))
+            if (random.NextDouble() < 0.4) row.Label = "horizontal"; // label noise: this group's loss stays high
+        var train = BiasedShapes.ToDataView(ml, rows);
+        var options = new GroupDroTrainer.Options
+        {
+            Network = NetworkKind.SmallCnn, NetworkWidth = 4, NumberOfEpochs = 3, BatchSize = 32, LearningRate = 3e-3,
+            Optimizer = OptimizerKind.Adam, Seed = 1, Device = TrainingDevice.Cpu, GroupStepSize = 0.05,
+        };
+        using var model = ml.MulticlassClassification.Trainers.GroupDro(options).Fit(train);
+        var weights = model.History.Epochs[^1].GroupWeights!;
+        Assert.Equal(4, weights.Count);
+        Assert.Equal(1.0, weights.Values.Sum(), 6);
+        Assert.Equal("vertical/red", weights.MaxBy(kv => kv.Value).Key);
+        Assert.True(weights["vertical/red"] > 0.3, $"weight of the hard group {weights["vertical/red"]:F3}");
+    }
+
+    [Fact]
+    public void FlatDebias_with_a_bound_that_is_never_reached_trains_exactly_like_erm()
+    {
+        var ml = new MLContext(0);
+        var train = BiasedShapes.ToDataView(ml, BiasedShapes.Rows(128, 0.9, 11));
+        var erm = SmallErm(3);
+        var flat = new FlatDebiasTrainer.Options
+        {
+            Network = erm.Network, NetworkWidth = erm.NetworkWidth, NumberOfEpochs = erm.NumberOfEpochs, BatchSize = erm.BatchSize,
+            LearningRate = erm.LearningRate, Optimizer = erm.Optimizer, Seed = erm.Seed, Device = erm.Device,
+            TraceBound = 1e9, WarmupEpochs = 0,
+        };
+        using var a = ml.MulticlassClassification.Trainers.Erm(erm).Fit(train);
+        using var b = ml.MulticlassClassification.Trainers.FlatDebias(flat).Fit(train);
+        Assert.All(b.History.Epochs, e => Assert.Equal(0.0, e.ActiveConstraintShare));
+        Assert.NotNull(b.History.Epochs[^1].MeanTrace);
+        var sa = a.Network.state_dict();
+        foreach (var (name, tensor) in b.Network.state_dict())
+            Assert.True(tensor.Identical(sa[name]), $"{name} differs from ERM's");
+    }
+
+    private sealed class Prediction
+    {
+        public float[] Score { get; set; } = [];
+
+        public uint PredictedLabel { get; set; }
+    }
+}
