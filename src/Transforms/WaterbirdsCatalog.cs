@@ -26,7 +26,7 @@ public static class WaterbirdsCatalog
     /// <para><c>metadata.csv</c> has columns <c>img_id, img_filename, y, split, place, place_filename</c> (found by
     /// header name; extra columns are ignored): y 1 = water bird, place 1 = water, split 0/1/2 = train/val/test,
     /// img_filename relative to the folder. This is the layout of <c>waterbird_complete95_forest2water2</c> as
-    /// distributed, and of the folders <c>Mnist.WaterbirdsMnist</c> writes.</para>
+    /// distributed, and of the folders <see cref="Mnist.WaterbirdsMnist"/> writes.</para>
     /// <para>Image contents are decoded later, by the image transforms (<see cref="ImageNetPreprocessingCatalog.ImageNetPreprocessing"/>);
     /// a file whose header reads but whose pixels do not is reported there.</para>
     /// </remarks>
