@@ -17,7 +17,9 @@ namespace MLNet.FlatDebias.Transforms;
 /// writes it). Output: a known-size vector of <c>3·crop·crop</c> Single values (150,528 by default) in planar RGB
 /// order, index <c>(c·crop + y)·crop + x</c>. The column carries <b>no dimensions</b> (a plain
 /// <c>Vector&lt;Single, 150528&gt;</c>): ML.NET's public transforms cannot reshape a vector, so a trainer takes the
-/// image shape from its <c>ImageShape</c> option, or from <see cref="ImageNetPreprocessingTransformer.OutputShape"/>.</para>
+/// image shape from its <c>ImageShape</c> option, or from <see cref="ImageNetPreprocessingTransformer.OutputShape"/>.
+/// (Only when <c>crop</c> = <c>resize</c>, where nothing is cropped, does the column keep ExtractPixels' dimensions
+/// <c>[3, crop, crop]</c>.)</para>
 /// <para>It is built only from ML.NET's public transforms, so the fitted transformer saves with
 /// <c>mlContext.Model.Save</c> and loads back with <c>mlContext.Model.Load</c> as a plain ML.NET
 /// <see cref="TransformerChain{TLastTransformer}"/>: <c>LoadImages</c> → <c>ResizeImages</c> (<c>Fill</c>) →
@@ -27,7 +29,8 @@ namespace MLNet.FlatDebias.Transforms;
 /// synthetic data sets that yield exactly the crop window and the mean and std (ML.NET exposes no public
 /// constructor for either with fixed parameters). One <c>ExtractPixels</c> for the three channels, rather than
 /// one per channel with its own offset and scale, decodes and resizes each image once instead of three times
-/// (ML.NET recomputes an image column for each column that reads it); the values agree to within 1e-6.</para>
+/// (ML.NET recomputes an image column for each column that reads it: measured 250 against 133 images/s at 500×375);
+/// the values agree with the formula to within 1e-5 (tested on a known image).</para>
 /// <para>Resizing is SkiaSharp's (through <c>ResizeImages</c>), not PIL's bilinear filter: values differ slightly
 /// from torchvision's at the same settings.</para>
 /// </remarks>

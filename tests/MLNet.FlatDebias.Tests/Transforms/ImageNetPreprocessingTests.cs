@@ -33,6 +33,7 @@ public sealed class ImageNetPreprocessingTests : IDisposable
         var type = Assert.IsType<VectorDataViewType>(transformer.GetOutputSchema(data.Schema)["Features"].Type);
         Assert.Equal(NumberDataViewType.Single, type.ItemType);
         Assert.Equal(3 * 224 * 224, type.Size);
+        Assert.Equal([3 * 224 * 224], type.Dimensions.ToArray());  // no [3, 224, 224] dimensions: see the estimator's remarks
 
         var features = Features(transformer.Transform(data)).Single();
         Assert.Equal(3 * 224 * 224, features.Length);
