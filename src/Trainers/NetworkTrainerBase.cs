@@ -67,10 +67,9 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         CheckData(training, validation);
 
         TorchRuntime.SetSeed(TrainerOptions.Seed);
-        var network = NetworkFactory.Create(TrainerOptions.Network, layout.Classes.Count, layout.Shape, TrainerOptions.NetworkWidth);
+        var network = CreateNetwork(layout);
         try
         {
-            if (!string.IsNullOrEmpty(TrainerOptions.PretrainedWeightsPath)) PretrainedWeights.Load(network, TrainerOptions.PretrainedWeightsPath);
             var objective = CreateObjective();
             var engine = new TrainingEngine(TrainerOptions, objective, device, Fingerprint(layout, training.Count));
             var outcome = engine.Run(network, training, validation);
@@ -78,6 +77,35 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
             network.eval();
             var chain = MlNetScoringChain.Build(new MLContext(TrainerOptions.Seed), network, layout.Features.Name, layout.Classes, trainData);
             return new ClassifierNetworkTransformer(network, chain, layout.Features.Name, layout.Classes.Names, outcome.History);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    private ClassifierNetwork CreateNetwork(ColumnLayout layout)
+    {
+        var o = TrainerOptions;
+        if (o.PretrainedWeights == PretrainedWeightsSource.ImageNetResNet18)
+            return ImageNetResNet18.Create(layout.Classes.Count, o.PretrainedWeightsPath, inputShape: layout.Shape);
+        var network = NetworkFactory.Create(o.Network, layout.Classes.Count, layout.Shape, o.NetworkWidth);
+        try
+        {
+            if (string.IsNullOrEmpty(o.PretrainedWeightsPath)) return network;
+            if (!File.Exists(o.PretrainedWeightsPath))
+                throw new FileNotFoundException($"PretrainedWeightsPath '{o.PretrainedWeightsPath}' does not exist.", o.PretrainedWeightsPath);
+            if (Path.GetExtension(o.PretrainedWeightsPath).Equals(".onnx", StringComparison.OrdinalIgnoreCase))
+            {
+                using var stream = File.OpenRead(o.PretrainedWeightsPath);
+                Onnx.OnnxImport.LoadWeights(network, stream);
+            }
+            else
+            {
+                PretrainedWeights.Load(network, o.PretrainedWeightsPath);
+            }
+            return network;
         }
         catch
         {
@@ -137,6 +165,9 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         Require(Enum.IsDefined(o.Device), nameof(o.Device), o.Device, "is not a known device");
         Require(Enum.IsDefined(o.ModelSelection), nameof(o.ModelSelection), o.ModelSelection, "is not a known model selection");
         Require(Enum.IsDefined(o.FeatureStorage), nameof(o.FeatureStorage), o.FeatureStorage, "is not a known feature storage");
+        Require(Enum.IsDefined(o.PretrainedWeights), nameof(o.PretrainedWeights), o.PretrainedWeights, "is not a known weights source");
+        if (o.PretrainedWeights == PretrainedWeightsSource.ImageNetResNet18 && o.Network != NetworkKind.ResNet18)
+            throw new ArgumentException($"PretrainedWeights ImageNetResNet18 needs Network = ResNet18; got {o.Network}.", nameof(NetworkTrainerOptions.Network));
         if (o.ResumeFromCheckpoint && string.IsNullOrEmpty(o.CheckpointDirectory))
             throw new ArgumentException("ResumeFromCheckpoint needs CheckpointDirectory.", nameof(NetworkTrainerOptions.ResumeFromCheckpoint));
         if (o.ModelSelection == ModelSelection.ValidationWorstGroupAccuracy && string.IsNullOrEmpty(o.GroupColumnName))

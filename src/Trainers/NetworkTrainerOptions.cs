@@ -35,9 +35,15 @@ public abstract class NetworkTrainerOptions
     /// null to take it from the column. Its size must equal the column's.</summary>
     public ImageShape? ImageShape { get; set; }
 
-    /// <summary>A PyTorch <c>.pth</c>/<c>.pt</c> or <c>.safetensors</c> state dictionary to start from (loaded by
-    /// name; a head of another size is left as initialised), or null. Default null.</summary>
+    /// <summary>Weights to start from, or null (default): a PyTorch <c>.pth</c>/<c>.pt</c> or <c>.safetensors</c> state
+    /// dictionary (loaded by name; a head of another size is left as initialised), or an <c>.onnx</c> file exported by
+    /// this library (<see cref="ClassifierNetworkTransformer.ExportOnnx"/>; its weights load by name, so a saved model
+    /// can be trained further). With <see cref="PretrainedWeights"/> = <see cref="PretrainedWeightsSource.ImageNetResNet18"/>
+    /// it names that model's <c>ResNet18.onnx</c> instead.</summary>
     public string? PretrainedWeightsPath { get; set; }
+
+    /// <summary>Built-in starting weights. Default <see cref="PretrainedWeightsSource.None"/>.</summary>
+    public PretrainedWeightsSource PretrainedWeights { get; set; }
 
     /// <summary>Number of passes over the training set. Default 10. Range: 1 and up.</summary>
     public int NumberOfEpochs { get; set; } = TrainerDefaults.NumberOfEpochs;

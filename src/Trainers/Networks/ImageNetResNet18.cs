@@ -57,13 +57,20 @@ public static class ImageNetResNet18
     /// <param name="numberOfClasses">Classes of the new head (at least 2).</param>
     /// <param name="onnxPath">The <c>ResNet18.onnx</c> file, or null (default) to look for it (see <see cref="FindModel"/>).</param>
     /// <param name="convention">The input the network will take (default <see cref="ImageNetInputConvention.Normalized"/>).</param>
-    /// <returns>A ResNet with BasicBlocks [2, 2, 2, 3], width 64, for 3x224x224 images, on the CPU, in training mode.</returns>
+    /// <param name="inputShape">The image shape the network is built for (default 3x224x224). Three channels; the
+    /// weights match CNTK's exactly when every stride-2 layer sees an even size (a multiple of 32).</param>
+    /// <returns>A ResNet with BasicBlocks [2, 2, 2, 3], width 64, on the CPU, in training mode.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="numberOfClasses"/> is below 2.</exception>
+    /// <exception cref="ArgumentException"><paramref name="inputShape"/> does not have 3 channels.</exception>
     /// <exception cref="FileNotFoundException">The file was not found; the message names the NuGet package to reference.</exception>
     /// <exception cref="InvalidDataException">The file is not readable or its graph does not map onto a ResNet (the
     /// message says where).</exception>
-    public static ResNet Create(int numberOfClasses, string? onnxPath = null, ImageNetInputConvention convention = ImageNetInputConvention.Normalized)
+    public static ResNet Create(int numberOfClasses, string? onnxPath = null, ImageNetInputConvention convention = ImageNetInputConvention.Normalized,
+        ImageShape? inputShape = null)
     {
+        var shape = inputShape ?? InputShape;
+        if (shape.Channels != 3)
+            throw new ArgumentException($"The ImageNet ResNet-18 takes RGB images (3 channels); the input shape is {shape}.", nameof(inputShape));
         if (numberOfClasses < 2)
             throw new ArgumentOutOfRangeException(nameof(numberOfClasses), numberOfClasses, "A classifier needs at least 2 classes.");
         if (!Enum.IsDefined(convention)) throw new ArgumentOutOfRangeException(nameof(convention), convention, "Unknown input convention.");
@@ -73,7 +80,7 @@ public static class ImageNetResNet18
         var graph = CntkResNetGraph.Map(model);
         TorchRuntime.EnsureLoaded();
 
-        var network = new ResNet("resnet18_cntk", false, graph.BlocksPerStage, numberOfClasses, InputShape, graph.Width);
+        var network = new ResNet("resnet18_cntk", false, graph.BlocksPerStage, numberOfClasses, shape, graph.Width);
         try
         {
             Load(network, graph, path);

@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Tests.Infrastructure;
 using System.IO.Compression;
 using MLNet.FlatDebias.Transforms.Mnist;
 

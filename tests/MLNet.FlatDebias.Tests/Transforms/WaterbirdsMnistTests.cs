@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Tests.Infrastructure;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.FlatDebias.Transforms;

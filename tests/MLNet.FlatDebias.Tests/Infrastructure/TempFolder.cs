@@ -1,4 +1,4 @@
-namespace MLNet.FlatDebias.Tests.Transforms;
+namespace MLNet.FlatDebias.Tests.Infrastructure;
 
 /// <summary>A fresh folder under the system temp folder, deleted on dispose.</summary>
 public sealed class TempFolder : IDisposable
