@@ -57,6 +57,10 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         /// <summary>Which path the penalty's gradient takes. Default <see cref="Fisher.TraceGradient.ProbabilitiesOnly"/>.</summary>
         public TraceGradient TraceGradient { get; set; } = TrainerDefaults.Gradient;
 
+        /// <summary>Whose traces drive the multipliers: the model being trained (default, the paper's) or the model
+        /// frozen at the end of the warm-up.</summary>
+        public TraceReference TraceReference { get; set; } = TrainerDefaults.Reference;
+
         /// <summary>Constrain only the k largest traces of each batch (null, the default, constrains every row).
         /// Range: 1 and up.</summary>
         public int? TopK { get; set; }
@@ -77,9 +81,11 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         Require(Enum.IsDefined(o.TraceScope), nameof(o.TraceScope), o.TraceScope, "is not a known scope");
         Require(Enum.IsDefined(o.TraceEstimator), nameof(o.TraceEstimator), o.TraceEstimator, "is not a known estimator");
         Require(Enum.IsDefined(o.TraceGradient), nameof(o.TraceGradient), o.TraceGradient, "is not a known gradient path");
+        Require(Enum.IsDefined(o.TraceReference), nameof(o.TraceReference), o.TraceReference, "is not a known trace reference");
     }
 
     private protected override TrainingObjective CreateObjective() => new FlatDebiasObjective(new FlatDebiasSettings(
         new TraceSettings(TrainerOptions.TraceScope, TrainerOptions.TraceEstimator, TrainerOptions.TraceGradient),
-        TrainerOptions.TraceBound, TrainerOptions.TraceBoundQuantile, TrainerOptions.WarmupEpochs, TrainerOptions.DualLearningRate, TrainerOptions.MaxDual, TrainerOptions.TopK));
+        TrainerOptions.TraceBound, TrainerOptions.TraceBoundQuantile, TrainerOptions.WarmupEpochs, TrainerOptions.DualLearningRate, TrainerOptions.MaxDual, TrainerOptions.TopK,
+        TrainerOptions.TraceReference));
 }

@@ -200,10 +200,11 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
             throw new InvalidOperationException($"The label column '{TrainerOptions.LabelColumnName}' has only one class in the training data ({training.Labels[0]}); a classifier needs at least two.");
         if (validation?.Groups is not null && training.Groups is not null)
         {
-            var trainingGroups = new HashSet<string>(training.Groups.Select(g => training.GroupNames![g]), StringComparer.Ordinal);
-            var unseen = validation.Groups.Select(g => validation.GroupNames![g]).Distinct().Where(g => !trainingGroups.Contains(g)).ToList();
+            // The training column's vocabulary: every key value of a key column (rows or not), the observed values otherwise.
+            var known = new HashSet<string>(training.GroupNames!, StringComparer.Ordinal);
+            var unseen = validation.Groups.Select(g => validation.GroupNames![g]).Distinct().Where(g => !known.Contains(g)).ToList();
             if (unseen.Count > 0)
-                throw new InvalidOperationException($"The validation set has group(s) {string.Join(", ", unseen.Select(g => $"'{g}'"))} in column '{TrainerOptions.GroupColumnName}' that the training set lacks.");
+                throw new InvalidOperationException($"The validation set has group(s) {string.Join(", ", unseen.Take(10).Select(g => $"'{g}'"))}{(unseen.Count > 10 ? $" and {unseen.Count - 10} more" : "")} in column '{TrainerOptions.GroupColumnName}' that the training set's group column does not know.");
         }
     }
 

@@ -94,7 +94,9 @@ public abstract class NetworkTrainerOptions
     public string? CheckpointDirectory { get; set; }
 
     /// <summary>When true and <see cref="CheckpointDirectory"/> holds a checkpoint of this run's settings,
-    /// training resumes after its epoch. Default false.</summary>
+    /// training resumes after its epoch. Default false. The learning rate, momentum and weight decay of the
+    /// current options apply from then on (so a run that diverged can resume from its last good checkpoint with a
+    /// lower rate); with unchanged options the resumed run ends with the weights of an uninterrupted one.</summary>
     public bool ResumeFromCheckpoint { get; set; }
 
     /// <summary>How many checkpoints to keep (the newest). Default 2, so the previous one survives a damaged write.

@@ -22,4 +22,5 @@ internal static class TrainerDefaults
     public const int WarmupEpochs = 1;
     public const double DualLearningRate = 0.1;
     public const double MaxDual = 10;
+    public const TraceReference Reference = TraceReference.TrainedModel;
 }

@@ -42,12 +42,13 @@ internal sealed class TrainingEngine
         network.to(device);
         network.train();
         using var optimizer = CreateOptimizer(network);
-        objective.Initialize(training);
+        objective.Initialize(new ObjectiveContext(training, network, device, options.EvaluationBatchSize, options.Seed));
 
         var history = new List<EpochReport>();
         Dictionary<string, Tensor>? best = null;
         int bestEpoch = -1;
         double bestScore = double.NegativeInfinity;
+        double bestTieBreak = double.NegativeInfinity;
         int startEpoch = 0;
         string? lastCheckpoint = null;
 
@@ -58,9 +59,10 @@ internal sealed class TrainingEngine
             if (latest is { } found)
             {
                 (startEpoch, bestEpoch, bestScore, best) = Restore(found.Payload, network, optimizer, history);
+                if (bestEpoch >= 0) bestTieBreak = history[bestEpoch].ValidationAccuracy ?? 0;
                 startEpoch++;
                 lastCheckpoint = found.Path;
-                objective.Initialize(training);
+                objective.Initialize(new ObjectiveContext(training, network, device, options.EvaluationBatchSize, options.Seed));
             }
         }
 
@@ -97,10 +99,13 @@ internal sealed class TrainingEngine
                 report = objective.OnEpochEnd(epoch, report) with { Seconds = clock.Elapsed.TotalSeconds };
                 history.Add(report);
 
+                // Ties on the selection metric (common for worst-group accuracy over many small groups) go to the
+                // epoch with the better validation accuracy.
                 double? score = SelectionScore(report);
-                if (score is double s && s > bestScore)
+                if (score is double s && (s > bestScore || (s == bestScore && (report.ValidationAccuracy ?? 0) > bestTieBreak)))
                 {
                     bestScore = s;
+                    bestTieBreak = report.ValidationAccuracy ?? 0;
                     bestEpoch = epoch;
                     DisposeAll(best);
                     best = CopyState(network);
@@ -160,6 +165,27 @@ internal sealed class TrainingEngine
         _ => optim.SGD(network.parameters(), options.LearningRate, momentum: options.Momentum, weight_decay: options.WeightDecay),
     };
 
+    /// <summary>A restored optimiser takes the learning rate, momentum and weight decay of the current options (the saved
+    /// state keeps its moments), so a run that diverged can resume from its last checkpoint with a lower rate.</summary>
+    private void ApplyCurrentHyperparameters(TorchSharp.Modules.OptimizerHelper optimizer)
+    {
+        foreach (var group in optimizer.ParamGroups)
+        {
+            group.LearningRate = options.LearningRate;
+            group.InitialLearningRate = options.LearningRate;
+            switch (group)
+            {
+                case TorchSharp.Modules.SGD.ParamGroup sgd:
+                    sgd.Momentum = options.Momentum;
+                    sgd.Options.weight_decay = options.WeightDecay;
+                    break;
+                case TorchSharp.Modules.Adam.ParamGroup adam:
+                    adam.Options.weight_decay = options.WeightDecay;
+                    break;
+            }
+        }
+    }
+
     private static Dictionary<string, Tensor> CopyState(ClassifierNetwork network)
         => network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().cpu());
 
@@ -204,6 +230,7 @@ internal sealed class TrainingEngine
         network.load(reader);
         network.to(device);
         optimizer.load_state_dict(reader);
+        ApplyCurrentHyperparameters(optimizer);
         objective.Load(reader);
         history.AddRange(JsonSerializer.Deserialize<List<EpochReport>>(reader.ReadString()) ?? []);
         int bestEpoch = reader.ReadInt32();

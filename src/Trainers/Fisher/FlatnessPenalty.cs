@@ -28,8 +28,19 @@ internal sealed record PenaltyStep(Tensor Loss, Tensor? Penalty, Tensor Traces, 
 /// </summary>
 internal static class FlatnessPenalty
 {
+    /// <param name="network">The network, in training mode.</param>
+    /// <param name="inputs">The batch.</param>
+    /// <param name="labels">Class indices.</param>
+    /// <param name="weights">Example weights, or null.</param>
+    /// <param name="rows">Stable row indices of the batch.</param>
+    /// <param name="constraint">The multipliers, or null for traces only.</param>
+    /// <param name="settings">The trace definition.</param>
+    /// <param name="generator">Generator for sampled labels.</param>
+    /// <param name="withPenalty">Whether multipliers apply this step.</param>
+    /// <param name="dualTraces">Traces that choose the constrained rows (top-k) instead of the step's own, e.g. a
+    /// frozen reference model's; null to use the step's traces.</param>
     public static PenaltyStep Compute(ClassifierNetwork network, Tensor inputs, Tensor labels, Tensor? weights, Tensor rows,
-        TraceConstraint? constraint, TraceSettings settings, Generator? generator, bool withPenalty)
+        TraceConstraint? constraint, TraceSettings settings, Generator? generator, bool withPenalty, Tensor? dualTraces = null)
     {
         long batch = inputs.shape[0];
         var features = network.Features(inputs);
@@ -43,10 +54,24 @@ internal static class FlatnessPenalty
             : zeros(batch, dtype: logits.dtype, device: logits.device);
         bool anyPositive = withPenalty && multipliers.gt(0).any().item<bool>();
 
+        if (settings.Gradient == TraceGradient.Loss)
+        {
+            // The traces choose and weight the rows; the penalty is the loss of those rows.
+            var values = settings.Scope == TraceScope.Head
+                ? HeadTraces(features.detach(), logits.detach(), labels, sampled, settings)
+                : GhostNormFisherTrace.Compute(network, inputs, settings.Estimator, labels, TraceGradient.Full, false, generator, sampled);
+            var constrained = constraint?.Constrained(dualTraces ?? values) ?? ones(batch, dtype: ScalarType.Bool);
+            if (!anyPositive) return new PenaltyStep(loss, null, values, constrained, 0);
+            var active = multipliers * constrained.to(multipliers.dtype);
+            var weighted = weights is null ? perSample : perSample * weights;
+            int penalised = (int)active.gt(0).sum().item<long>();
+            return new PenaltyStep(loss, (active * weighted).sum() / batch, values, constrained, penalised);
+        }
+
         if (settings.Scope == TraceScope.Head)
         {
             var traces = HeadTraces(features, logits, labels, sampled, settings);
-            var constrained = constraint?.Constrained(traces.detach()) ?? ones(batch, dtype: ScalarType.Bool);
+            var constrained = constraint?.Constrained(dualTraces ?? traces.detach()) ?? ones(batch, dtype: ScalarType.Bool);
             if (!anyPositive) return new PenaltyStep(loss, null, traces.detach(), constrained, 0);
             var active = multipliers * constrained.to(multipliers.dtype);
             int penalised = (int)active.gt(0).sum().item<long>();
@@ -61,7 +86,7 @@ internal static class FlatnessPenalty
         if (!anyPositive)
         {
             var values = FullTraces(inputs, labels, sampled, graph: false);
-            return new PenaltyStep(loss, null, values, constraint?.Constrained(values) ?? ones(batch, dtype: ScalarType.Bool), 0);
+            return new PenaltyStep(loss, null, values, constraint?.Constrained(dualTraces ?? values) ?? ones(batch, dtype: ScalarType.Bool), 0);
         }
 
         long positive = multipliers.gt(0).sum().item<long>();
@@ -73,7 +98,7 @@ internal static class FlatnessPenalty
         }
 
         var detached = FullTraces(inputs, labels, sampled, graph: false);
-        var mask = constraint.Constrained(detached);
+        var mask = constraint.Constrained(dualTraces ?? detached);
         var selected = nonzero(mask.logical_and(multipliers.gt(0))).squeeze(1);
         if (selected.shape[0] == 0) return new PenaltyStep(loss, null, detached, mask, 0);
         var subsetTraces = FullTraces(inputs.index_select(0, selected), labels.index_select(0, selected),

@@ -16,4 +16,14 @@ public enum TraceGradient
     /// network's gradient gain along the probability-error direction; no second-order backward pass is needed.
     /// </summary>
     ProbabilitiesOnly,
+
+    /// <summary>
+    /// <b>(ours)</b> The penalty of a constrained row is its cross-entropy, <c>lambda_i l_i</c>, instead of its trace: the
+    /// multipliers still come from the traces (rows above the bound gain weight), but the gradient that lowers the
+    /// trace is the loss's. For <see cref="TraceEstimator.Empirical"/> traces, <c>T_i</c> goes to 0 exactly as
+    /// <c>l_i</c> does; unlike the trace, whose gradient vanishes for a confidently wrong prediction (a saturated
+    /// softmax), the loss keeps pulling such rows, which are the minority rows of a biased model. Traces are
+    /// needed as values only, so <see cref="TraceScope.Full"/> costs no second-order backward pass.
+    /// </summary>
+    Loss,
 }

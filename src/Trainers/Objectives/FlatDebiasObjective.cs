@@ -7,7 +7,7 @@ namespace MLNet.FlatDebias.Trainers.Objectives;
 /// <summary>Settings of the flatness constraint, as <see cref="FlatDebiasTrainer.Options"/> gives them.</summary>
 internal sealed record FlatDebiasSettings(
     TraceSettings Trace, double? AbsoluteBound, double BoundQuantile, int WarmupEpochs,
-    double DualLearningRate, double MaxDual, int? TopK);
+    double DualLearningRate, double MaxDual, int? TopK, TraceReference Reference = TraceReference.TrainedModel);
 
 /// <summary>
 /// The paper's objective: cross-entropy plus <c>(1/|B|) sum_i lambda_i T_i</c> with one multiplier per training
@@ -19,6 +19,8 @@ internal sealed class FlatDebiasObjective : TrainingObjective
 {
     private readonly FlatDebiasSettings settings;
     private TraceConstraint? constraint;
+    private ObjectiveContext? context;
+    private float[]? referenceTraces;
     private double traceSum;
     private double traceMax;
     private long traceCount;
@@ -28,15 +30,22 @@ internal sealed class FlatDebiasObjective : TrainingObjective
     /// <summary>The multipliers and bound (after <see cref="Initialize"/>).</summary>
     public TraceConstraint Constraint => constraint ?? throw new InvalidOperationException("Not initialised.");
 
-    private bool CalibrationEpoch(int epoch) => settings.AbsoluteBound is null && epoch == settings.WarmupEpochs - 1;
+    private bool UsesReference => settings.Reference == TraceReference.WarmupModel;
+
+    private bool LastWarmupEpoch(int epoch) => epoch == settings.WarmupEpochs - 1;
+
+    /// <summary>Traces are recorded over the last warm-up epoch to set a quantile bound (trained-model reference only).</summary>
+    private bool RecordingEpoch(int epoch) => settings.AbsoluteBound is null && !UsesReference && LastWarmupEpoch(epoch);
 
     private bool Penalising(int epoch) => epoch >= settings.WarmupEpochs && constraint?.Bound is not null;
 
-    public override void Initialize(TensorDataset training)
+    public override void Initialize(ObjectiveContext context)
     {
-        if (constraint is not null && constraint.RowCount == training.Count) return; // restored from a checkpoint
-        constraint = new TraceConstraint(training.Count, settings.DualLearningRate, settings.MaxDual, settings.TopK);
+        this.context = context;
+        if (constraint is not null && constraint.RowCount == context.Training.Count) return; // restored from a checkpoint
+        constraint = new TraceConstraint(context.Training.Count, settings.DualLearningRate, settings.MaxDual, settings.TopK);
         if (settings.AbsoluteBound is double bound) constraint.SetBound(bound);
+        if (UsesReference && settings.WarmupEpochs == 0) MeasureReference(-1);
     }
 
     public override void OnEpochStart(int epoch)
@@ -49,14 +58,14 @@ internal sealed class FlatDebiasObjective : TrainingObjective
     public override StepResult Step(TrainingBatch batch)
     {
         bool penalising = Penalising(batch.Epoch);
-        bool needTraces = penalising || CalibrationEpoch(batch.Epoch) || settings.Trace.Scope == TraceScope.Head;
+        bool needTraces = penalising || RecordingEpoch(batch.Epoch) || settings.Trace.Scope == TraceScope.Head;
         if (!needTraces)
         {
             var loss = CrossEntropy(batch.Network.forward(batch.Inputs), batch.Labels, batch.Weights);
             return new StepResult(loss, loss.item<float>(), null);
         }
         var step = FlatnessPenalty.Compute(batch.Network, batch.Inputs, batch.Labels, batch.Weights, batch.Rows,
-            constraint, settings.Trace, batch.Generator, penalising);
+            constraint, settings.Trace, batch.Generator, penalising, DualTraces(batch.Rows));
         var objective = step.Penalty is null ? step.Loss : step.Loss + step.Penalty;
         return new FlatDebiasStepResult(objective, step.Loss.item<float>(), step.Traces, step.Constrained);
     }
@@ -71,13 +80,21 @@ internal sealed class FlatDebiasObjective : TrainingObjective
             traceMax = Math.Max(traceMax, v);
         }
         traceCount += values.Length;
-        if (CalibrationEpoch(batch.Epoch)) Constraint.Record(batch.Rows, result.Traces);
-        if (Penalising(batch.Epoch)) Constraint.Update(batch.Rows, result.Traces, (result as FlatDebiasStepResult)?.Constrained);
+        if (RecordingEpoch(batch.Epoch)) Constraint.Record(batch.Rows, result.Traces);
+        if (Penalising(batch.Epoch))
+        {
+            using var dualTraces = DualTraces(batch.Rows);
+            Constraint.Update(batch.Rows, dualTraces ?? result.Traces, (result as FlatDebiasStepResult)?.Constrained);
+        }
     }
 
     public override EpochReport OnEpochEnd(int epoch, EpochReport report)
     {
-        if (CalibrationEpoch(epoch)) Constraint.CalibrateBound(settings.BoundQuantile);
+        if (LastWarmupEpoch(epoch))
+        {
+            if (UsesReference) MeasureReference(epoch);
+            else if (settings.AbsoluteBound is null) Constraint.CalibrateBound(settings.BoundQuantile);
+        }
         var duals = Constraint.Duals;
         return report with
         {
@@ -89,9 +106,77 @@ internal sealed class FlatDebiasObjective : TrainingObjective
         };
     }
 
-    public override void Save(BinaryWriter writer) => Constraint.Save(writer);
+    public override void Save(BinaryWriter writer)
+    {
+        Constraint.Save(writer);
+        writer.Write(referenceTraces is not null);
+        if (referenceTraces is null) return;
+        writer.Write(referenceTraces.Length);
+        foreach (var t in referenceTraces) writer.Write(t);
+    }
 
-    public override void Load(BinaryReader reader) => constraint = TraceConstraint.Load(reader);
+    public override void Load(BinaryReader reader)
+    {
+        constraint = TraceConstraint.Load(reader);
+        referenceTraces = null;
+        if (!reader.ReadBoolean()) return;
+        referenceTraces = new float[reader.ReadInt32()];
+        for (int i = 0; i < referenceTraces.Length; i++) referenceTraces[i] = reader.ReadSingle();
+    }
+
+    /// <summary>The traces that drive the dual step for these rows: the frozen reference's, or null for the step's own.</summary>
+    private Tensor? DualTraces(Tensor rows)
+    {
+        if (referenceTraces is null) return null;
+        var r = rows.data<long>().ToArray();
+        var values = new float[r.Length];
+        for (int i = 0; i < r.Length; i++) values[i] = referenceTraces[r[i]];
+        return tensor(values);
+    }
+
+    /// <summary>Measures every training row's trace with the network as it is now (evaluation mode, no graph).</summary>
+    private void MeasureReference(int epoch)
+    {
+        var ctx = context ?? throw new InvalidOperationException("Not initialised.");
+        var training = ctx.Training;
+        var network = ctx.Network;
+        var traces = new float[training.Count];
+        using var generator = new Generator(BatchOrder.EpochSeed(ctx.Seed, epoch, 0x7EF), ctx.Device);
+        bool wasTraining = network.training;
+        network.eval();
+        try
+        {
+            for (int start = 0; start < training.Count; start += ctx.EvaluationBatchSize)
+            {
+                using var scope = NewDisposeScope();
+                int count = Math.Min(ctx.EvaluationBatchSize, training.Count - start);
+                var rows = Enumerable.Range(start, count).Select(i => (long)i).ToArray();
+                var x = training.FeatureBatch(rows, ctx.Device);
+                var y = training.LabelBatch(rows, ctx.Device);
+                Tensor t;
+                if (settings.Trace.Scope == TraceScope.Head)
+                {
+                    using var noGrad = no_grad();
+                    var h = network.Features(x);
+                    t = FisherTrace.Head(h, network.Head.call(h), settings.Trace.Estimator, y, generator: generator);
+                }
+                else
+                {
+                    t = FisherTrace.Full(network, x, settings.Trace.Estimator, y, createGraph: false, generator: generator);
+                }
+                t.to(ScalarType.Float32).cpu().data<float>().CopyTo(traces, start);
+            }
+        }
+        finally
+        {
+            network.train(wasTraining);
+        }
+        referenceTraces = traces;
+        using var allRows = arange(training.Count, dtype: ScalarType.Int64);
+        using var all = tensor(traces);
+        Constraint.Record(allRows, all);
+        if (settings.AbsoluteBound is null) Constraint.CalibrateBound(settings.BoundQuantile);
+    }
 
     private sealed record FlatDebiasStepResult(Tensor Objective, double Loss, Tensor? Traces, Tensor Constrained)
         : StepResult(Objective, Loss, Traces);

@@ -27,8 +27,9 @@ internal sealed class GroupDroObjective : TrainingObjective
     /// <summary>The current group weights, indexed like the training set's group names.</summary>
     public IReadOnlyList<double> GroupWeights => weights;
 
-    public override void Initialize(TensorDataset training)
+    public override void Initialize(ObjectiveContext context)
     {
+        var training = context.Training;
         if (training.Groups is null || training.GroupNames is null)
             throw new InvalidOperationException("GroupDRO needs the training group column.");
         names = training.GroupNames;

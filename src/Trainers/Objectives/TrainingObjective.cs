@@ -16,6 +16,14 @@ namespace MLNet.FlatDebias.Trainers.Objectives;
 internal sealed record TrainingBatch(ClassifierNetwork Network, Tensor Inputs, Tensor Labels, Tensor? Groups, Tensor? Weights,
     Tensor Rows, int Epoch, Generator Generator);
 
+/// <summary>What an objective may keep from the run: the training set, the network being trained, the device.</summary>
+/// <param name="Training">The materialised training set.</param>
+/// <param name="Network">The network being trained.</param>
+/// <param name="Device">The training device.</param>
+/// <param name="EvaluationBatchSize">Rows per batch for passes over the whole training set.</param>
+/// <param name="Seed">The run's seed (for generators of passes outside the training steps).</param>
+internal sealed record ObjectiveContext(TensorDataset Training, ClassifierNetwork Network, Device Device, int EvaluationBatchSize, int Seed);
+
 /// <summary>What an objective computed for a step: the tensor to minimise and numbers for the reports.</summary>
 /// <param name="Objective">The scalar to back-propagate.</param>
 /// <param name="Loss">The plain (weighted) cross-entropy of the batch.</param>
@@ -28,8 +36,8 @@ internal record StepResult(Tensor Objective, double Loss, Tensor? Traces);
 /// </summary>
 internal abstract class TrainingObjective
 {
-    /// <summary>Called once before the first epoch (or after a resume) with the training set.</summary>
-    public virtual void Initialize(TensorDataset training) { }
+    /// <summary>Called once before the first epoch (and again after a resume) with the run's context.</summary>
+    public virtual void Initialize(ObjectiveContext context) { }
 
     /// <summary>Row weights for sampling the epoch's batches, or null for a uniform shuffle.</summary>
     public virtual double[]? SamplingWeights(TensorDataset training) => null;

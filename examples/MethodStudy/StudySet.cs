@@ -1,0 +1,64 @@
+using System.Globalization;
+using Microsoft.ML;
+using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Trainers.Networks;
+using MLNet.FlatDebias.Transforms;
+using MLNet.FlatDebias.Transforms.Mnist;
+
+namespace MLNet.FlatDebias.Examples.MethodStudy;
+
+/// <summary>One MNIST-built benchmark: its three splits and the network and schedule every method gets on it.</summary>
+internal sealed record StudySet(string Name, IDataView Train, IDataView Validation, IDataView Test, Action<NetworkTrainerOptions> BaseSettings)
+{
+    /// <summary>Builds a set by name: <c>cmnist1</c>, <c>cmnist5</c> (Coloured MNIST with 1 % / 5 % bias-conflicting
+    /// training rows, any share in percent), <c>wbmnist</c> (Waterbirds-format MNIST).</summary>
+    public static StudySet Create(string name, MLContext ml, MnistDataset mnist, StudyScale scale, string cacheFolder)
+    {
+        if (name.StartsWith("cmnist", StringComparison.Ordinal))
+        {
+            double share = double.Parse(name["cmnist".Length..], CultureInfo.InvariantCulture) / 100;
+            var splits = ColoredMnist.Create(mnist, share, seed: 0, trainSize: scale.ColoredTrainRows,
+                validationSize: scale.ColoredValidationRows, testSize: scale.ColoredTestRows);
+            return new StudySet(name, splits.Train.DataView, splits.Validation.DataView, splits.Test.DataView, o =>
+            {
+                o.Network = NetworkKind.Mlp;
+                o.NetworkWidth = 100;
+                o.NumberOfEpochs = scale.ColoredEpochs;
+                o.BatchSize = 128;
+                o.LearningRate = 1e-3;
+                o.Optimizer = OptimizerKind.Adam;
+                o.WeightDecay = 0;
+            });
+        }
+        if (name == "wbmnist")
+        {
+            var root = WaterbirdsMnist.Write(Path.Combine(cacheFolder, $"wbmnist-d{scale.WaterbirdsDivisor}"), mnist,
+                scaleDivisor: scale.WaterbirdsDivisor, seed: 0, imageSize: 32);
+            var preprocessing = ml.Transforms.ImageNetPreprocessing(resize: 32, crop: 32);
+            var all = ml.Data.LoadWaterbirds(root);
+            var fitted = preprocessing.Fit(all);
+            IDataView Split(WaterbirdsSplit s) => ml.Data.Cache(fitted.Transform(ml.Data.LoadWaterbirds(root, s)));
+            return new StudySet(name, Split(WaterbirdsSplit.Train), Split(WaterbirdsSplit.Validation), Split(WaterbirdsSplit.Test), o =>
+            {
+                o.Network = NetworkKind.SmallCnn;
+                o.NetworkWidth = 16;
+                o.ImageShape = fitted.OutputShape;
+                o.NumberOfEpochs = scale.WaterbirdsEpochs;
+                o.BatchSize = 64;
+                o.LearningRate = 1e-3;
+                o.Optimizer = OptimizerKind.Adam;
+                o.WeightDecay = 1e-4;
+            });
+        }
+        throw new ArgumentException($"Unknown set '{name}': expected cmnist<percent> (e.g. cmnist1, cmnist5) or wbmnist.");
+    }
+}
+
+/// <summary>Sizes and epochs of the study's sets.</summary>
+internal sealed record StudyScale(int ColoredTrainRows, int ColoredValidationRows, int ColoredTestRows, int ColoredEpochs,
+    int WaterbirdsDivisor, int WaterbirdsEpochs)
+{
+    public static StudyScale Full { get; } = new(20000, 5000, 10000, 12, 4, 20);
+
+    public static StudyScale Quick { get; } = new(2000, 500, 1000, 3, 20, 3);
+}
