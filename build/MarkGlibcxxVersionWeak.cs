@@ -52,7 +52,11 @@ public class MarkGlibcxxVersionWeak : Task
                 int changed = MarkWeak(bytes, VersionName, out bool alreadyWeak);
                 if (changed > 0)
                 {
+                    // Keep the copy's timestamp: MSBuild's incremental copy (same size and time) then leaves the patched
+                    // file alone on the next build instead of replacing it under a running process.
+                    var stamp = File.GetLastWriteTimeUtc(path);
                     File.WriteAllBytes(path, bytes);
+                    File.SetLastWriteTimeUtc(path, stamp);
                     Log.LogMessage(MessageImportance.Normal,
                         "Marked {0} weak in {1} ({2} lacks it).", VersionName, path, systemLibrary);
                 }

@@ -6,13 +6,14 @@ namespace MLNet.FlatDebias.Examples.MethodStudy;
 /// <summary>One training run's outcome on test, with its epoch curve.</summary>
 internal sealed record RunResult(string Set, string Variant, string Spec, int Seed, double TestAverage, double TestWorstGroup,
     double TestMeanGroup, double ValidationWorstGroup, int SelectedEpoch, double SecondsPerEpoch, double Seconds,
-    string ValidationWorstGroupByEpoch, string MeanTraceByEpoch, string ActiveShareByEpoch)
+    string ValidationWorstGroupByEpoch, string MeanTraceByEpoch, string ActiveShareByEpoch,
+    double MinorityPrecision, double MinorityRecall, double TraceRatio)
 {
-    public const string Header = "set,variant,seed,test_avg,test_wga,test_mean_group,val_wga,selected_epoch,s_per_epoch,seconds,val_wga_by_epoch,mean_trace_by_epoch,active_share_by_epoch,spec";
+    public const string Header = "set,variant,seed,test_avg,test_wga,test_mean_group,val_wga,selected_epoch,s_per_epoch,seconds,val_wga_by_epoch,mean_trace_by_epoch,active_share_by_epoch,minority_precision,minority_recall,trace_ratio,spec";
 
     public string ToCsv() => string.Join(",", Set, Variant, Seed.ToString(CultureInfo.InvariantCulture), F(TestAverage), F(TestWorstGroup),
         F(TestMeanGroup), F(ValidationWorstGroup), SelectedEpoch.ToString(CultureInfo.InvariantCulture), F(SecondsPerEpoch), F(Seconds),
-        ValidationWorstGroupByEpoch, MeanTraceByEpoch, ActiveShareByEpoch, "\"" + Spec + "\"");
+        ValidationWorstGroupByEpoch, MeanTraceByEpoch, ActiveShareByEpoch, F(MinorityPrecision), F(MinorityRecall), F(TraceRatio), "\"" + Spec + "\"");
 
     public static RunResult FromCsv(string line)
     {
@@ -21,10 +22,12 @@ internal sealed record RunResult(string Set, string Variant, string Spec, int Se
         var f = line[..(quote - 1)].Split(',');
         double D(int i) => double.Parse(f[i], CultureInfo.InvariantCulture);
         return new RunResult(f[0], f[1], spec, int.Parse(f[2], CultureInfo.InvariantCulture), D(3), D(4), D(5), D(6),
-            int.Parse(f[7], CultureInfo.InvariantCulture), D(8), D(9), f[10], f[11], f[12]);
+            int.Parse(f[7], CultureInfo.InvariantCulture), D(8), D(9), f[10], f[11], f[12],
+            f.Length > 13 ? D(13) : double.NaN, f.Length > 14 ? D(14) : double.NaN, f.Length > 15 ? D(15) : double.NaN);
     }
 
-    public string Describe() => $"{Set,-8} {Variant,-24} seed {Seed}: test avg {TestAverage:F3}, test WGA {TestWorstGroup:F3} (val WGA {ValidationWorstGroup:F3}, epoch {SelectedEpoch}), {SecondsPerEpoch:F1} s/epoch";
+    public string Describe() => $"{Set,-8} {Variant,-24} seed {Seed}: test avg {TestAverage:F3}, test WGA {TestWorstGroup:F3} (val WGA {ValidationWorstGroup:F3}, epoch {SelectedEpoch}), {SecondsPerEpoch:F1} s/epoch" +
+        (double.IsNaN(MinorityPrecision) ? "" : $"; upweighted rows: {MinorityPrecision:P0} minority, {MinorityRecall:P0} of minority rows; trace minority/majority {TraceRatio:F1}");
 
     private static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
 }

@@ -72,12 +72,13 @@ public static class StudyProgram
         foreach (var setName in sets)
         {
             var set = StudySet.Create(setName, ml, mnist, scale, Path.Combine(outFolder, "data"));
+            var minority = set.TrainingMinority(ml);
             foreach (var variant in variants)
             {
                 foreach (int seed in seeds)
                 {
                     if (runs.Has(setName, variant.Name, seed)) continue;
-                    var result = RunOne(ml, set, variant, seed);
+                    var result = RunOne(ml, set, variant, seed, minority);
                     runs.Append(result);
                     output.WriteLine(result.Describe());
                 }
@@ -87,7 +88,7 @@ public static class StudyProgram
         return 0;
     }
 
-    private static RunResult RunOne(MLContext ml, StudySet set, Variant variant, int seed)
+    private static RunResult RunOne(MLContext ml, StudySet set, Variant variant, int seed, bool[] minority)
     {
         var options = variant.Options(o =>
         {
@@ -114,6 +115,33 @@ public static class StudyProgram
             history.Epochs.Average(e => e.Seconds), seconds,
             string.Join(";", history.Epochs.Select(e => (e.ValidationWorstGroupAccuracy ?? double.NaN).ToString("F3", CultureInfo.InvariantCulture))),
             string.Join(";", history.Epochs.Select(e => (e.MeanTrace ?? double.NaN).ToString("G3", CultureInfo.InvariantCulture))),
-            string.Join(";", history.Epochs.Select(e => (e.ActiveConstraintShare ?? double.NaN).ToString("F3", CultureInfo.InvariantCulture))));
+            string.Join(";", history.Epochs.Select(e => (e.ActiveConstraintShare ?? double.NaN).ToString("F3", CultureInfo.InvariantCulture))),
+            Precision(model.Rows, minority), Recall(model.Rows, minority), TraceRatio(model.Rows, minority));
+    }
+
+    /// <summary>Of the rows with a positive multiplier, the share that are minority rows.</summary>
+    private static double Precision(RowDiagnostics? rows, bool[] minority)
+    {
+        if (rows is null) return double.NaN;
+        var up = Enumerable.Range(0, minority.Length).Where(i => rows.Multipliers[i] > 0).ToList();
+        return up.Count == 0 ? 0 : (double)up.Count(i => minority[i]) / up.Count;
+    }
+
+    /// <summary>Of the minority rows, the share with a positive multiplier.</summary>
+    private static double Recall(RowDiagnostics? rows, bool[] minority)
+    {
+        if (rows is null) return double.NaN;
+        var minorityRows = Enumerable.Range(0, minority.Length).Where(i => minority[i]).ToList();
+        return minorityRows.Count == 0 ? double.NaN : (double)minorityRows.Count(i => rows.Multipliers[i] > 0) / minorityRows.Count;
+    }
+
+    /// <summary>Mean measured trace of minority rows over that of majority rows.</summary>
+    private static double TraceRatio(RowDiagnostics? rows, bool[] minority)
+    {
+        if (rows is null) return double.NaN;
+        var measured = Enumerable.Range(0, minority.Length).Where(i => !float.IsNaN(rows.Traces[i])).ToList();
+        var min = measured.Where(i => minority[i]).Select(i => (double)rows.Traces[i]).DefaultIfEmpty(double.NaN).Average();
+        var maj = measured.Where(i => !minority[i]).Select(i => (double)rows.Traces[i]).DefaultIfEmpty(double.NaN).Average();
+        return min / maj;
     }
 }

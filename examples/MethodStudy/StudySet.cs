@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Transforms;
@@ -8,18 +9,31 @@ using MLNet.FlatDebias.Transforms.Mnist;
 namespace MLNet.FlatDebias.Examples.MethodStudy;
 
 /// <summary>One MNIST-built benchmark: its three splits and the network and schedule every method gets on it.</summary>
-internal sealed record StudySet(string Name, IDataView Train, IDataView Validation, IDataView Test, Action<NetworkTrainerOptions> BaseSettings)
+internal sealed record StudySet(string Name, IDataView Train, IDataView Validation, IDataView Test, Action<NetworkTrainerOptions> BaseSettings,
+    Func<string, bool> IsMinorityGroup)
 {
+    /// <summary>For each training row, whether its group is a minority (bias-conflicting) group.</summary>
+    public bool[] TrainingMinority(MLContext ml)
+    {
+        var named = ml.Transforms.Conversion.MapKeyToValue("GroupName", "Group").Fit(Train).Transform(Train);
+        return named.GetColumn<ReadOnlyMemory<char>>("GroupName").Select(g => IsMinorityGroup(g.ToString())).ToArray();
+    }
+
     /// <summary>Builds a set by name: <c>cmnist1</c>, <c>cmnist5</c> (Coloured MNIST with 1 % / 5 % bias-conflicting
     /// training rows, any share in percent), <c>wbmnist</c> (Waterbirds-format MNIST).</summary>
     public static StudySet Create(string name, MLContext ml, MnistDataset mnist, StudyScale scale, string cacheFolder)
     {
+        static bool ColoredMinority(string group)
+        {
+            var parts = group.Split('/');
+            return ColoredMnistPalette.Names.ToList().IndexOf(parts[1]) != int.Parse(parts[0], CultureInfo.InvariantCulture);
+        }
         if (name.StartsWith("cmnist", StringComparison.Ordinal))
         {
             double share = double.Parse(name["cmnist".Length..], CultureInfo.InvariantCulture) / 100;
             var splits = ColoredMnist.Create(mnist, share, seed: 0, trainSize: scale.ColoredTrainRows,
                 validationSize: scale.ColoredValidationRows, testSize: scale.ColoredTestRows);
-            return new StudySet(name, splits.Train.DataView, splits.Validation.DataView, splits.Test.DataView, o =>
+            return new StudySet(name, splits.Train.DataView, splits.Validation.DataView, splits.Test.DataView, IsMinorityGroup: ColoredMinority, BaseSettings: o =>
             {
                 o.Network = NetworkKind.Mlp;
                 o.NetworkWidth = 100;
@@ -38,7 +52,8 @@ internal sealed record StudySet(string Name, IDataView Train, IDataView Validati
             var all = ml.Data.LoadWaterbirds(root);
             var fitted = preprocessing.Fit(all);
             IDataView Split(WaterbirdsSplit s) => ml.Data.Cache(fitted.Transform(ml.Data.LoadWaterbirds(root, s)));
-            return new StudySet(name, Split(WaterbirdsSplit.Train), Split(WaterbirdsSplit.Validation), Split(WaterbirdsSplit.Test), o =>
+            return new StudySet(name, Split(WaterbirdsSplit.Train), Split(WaterbirdsSplit.Validation), Split(WaterbirdsSplit.Test),
+                IsMinorityGroup: g => g is WaterbirdsNames.LandbirdOnWater or WaterbirdsNames.WaterbirdOnLand, BaseSettings: o =>
             {
                 o.Network = NetworkKind.SmallCnn;
                 o.NetworkWidth = 16;

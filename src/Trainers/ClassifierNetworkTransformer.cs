@@ -24,8 +24,9 @@ public sealed class ClassifierNetworkTransformer : ITransformer, IDisposable
     private readonly TransformerChain<ITransformer> chain;
 
     internal ClassifierNetworkTransformer(ClassifierNetwork network, TransformerChain<ITransformer> chain, string featureColumnName,
-        IReadOnlyList<string> classNames, TrainingHistory history)
+        IReadOnlyList<string> classNames, TrainingHistory history, RowDiagnostics? rows = null)
     {
+        Rows = rows;
         Network = network;
         this.chain = chain;
         FeatureColumnName = featureColumnName;
@@ -44,6 +45,9 @@ public sealed class ClassifierNetworkTransformer : ITransformer, IDisposable
 
     /// <summary>Per-epoch history of the training run and the epoch the weights come from.</summary>
     public TrainingHistory History { get; }
+
+    /// <summary>FlatDebias only (null otherwise): each training row's final multiplier and measured trace.</summary>
+    public RowDiagnostics? Rows { get; }
 
     /// <summary>The ML.NET transformer chain that scores (and is saved).</summary>
     public TransformerChain<ITransformer> ScoringChain => chain;

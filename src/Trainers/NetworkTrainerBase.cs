@@ -76,7 +76,7 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
             network.to(torch.CPU);
             network.eval();
             var chain = MlNetScoringChain.Build(new MLContext(TrainerOptions.Seed), network, layout.Features.Name, layout.Classes, trainData);
-            return new ClassifierNetworkTransformer(network, chain, layout.Features.Name, layout.Classes.Names, outcome.History);
+            return new ClassifierNetworkTransformer(network, chain, layout.Features.Name, layout.Classes.Names, outcome.History, outcome.Rows);
         }
         catch
         {

@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace MLNet.FlatDebias.Trainers.Engine;
 
 /// <summary>What a training run produced.</summary>
-internal sealed record TrainingOutcome(TrainingHistory History, string? LastCheckpoint);
+internal sealed record TrainingOutcome(TrainingHistory History, string? LastCheckpoint, RowDiagnostics? Rows);
 
 /// <summary>
 /// The one training loop behind every trainer: epochs of shuffled mini-batches, one dispose scope per step,
@@ -120,7 +120,7 @@ internal sealed class TrainingEngine
                 using (no_grad())
                     foreach (var (name, tensor) in network.state_dict()) tensor.copy_(best[name]);
             network.eval();
-            return new TrainingOutcome(new TrainingHistory(history, selected, options.ModelSelection), lastCheckpoint);
+            return new TrainingOutcome(new TrainingHistory(history, selected, options.ModelSelection), lastCheckpoint, objective.Diagnostics());
         }
         finally
         {

@@ -106,6 +106,9 @@ internal sealed class FlatDebiasObjective : TrainingObjective
         };
     }
 
+    public override RowDiagnostics? Diagnostics() => constraint is null ? null
+        : new RowDiagnostics(constraint.Duals.ToArray(), (referenceTraces ?? constraint.RecordedTraces.ToArray()).ToArray(), constraint.Bound);
+
     public override void Save(BinaryWriter writer)
     {
         Constraint.Save(writer);

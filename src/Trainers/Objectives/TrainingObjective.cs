@@ -54,6 +54,9 @@ internal abstract class TrainingObjective
     /// <summary>Called after every epoch; adds the objective's numbers to the report.</summary>
     public virtual EpochReport OnEpochEnd(int epoch, EpochReport report) => report;
 
+    /// <summary>Per-row numbers at the end of training, or null when the objective has none.</summary>
+    public virtual RowDiagnostics? Diagnostics() => null;
+
     /// <summary>Writes the objective's state for a checkpoint.</summary>
     public virtual void Save(BinaryWriter writer) { }
 
