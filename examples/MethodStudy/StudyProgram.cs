@@ -116,7 +116,19 @@ public static class StudyProgram
             string.Join(";", history.Epochs.Select(e => (e.ValidationWorstGroupAccuracy ?? double.NaN).ToString("F3", CultureInfo.InvariantCulture))),
             string.Join(";", history.Epochs.Select(e => (e.MeanTrace ?? double.NaN).ToString("G3", CultureInfo.InvariantCulture))),
             string.Join(";", history.Epochs.Select(e => (e.ActiveConstraintShare ?? double.NaN).ToString("F3", CultureInfo.InvariantCulture))),
-            Precision(model.Rows, minority), Recall(model.Rows, minority), TraceRatio(model.Rows, minority));
+            Precision(model.Rows, minority), Recall(model.Rows, minority), TraceRatio(model.Rows, minority), GroupTraces(model.Rows, minority));
+    }
+
+    /// <summary>Per epoch, the mean trace of minority rows and of majority rows ("minority:majority;...").</summary>
+    private static string GroupTraces(RowDiagnostics? rows, bool[] minority)
+    {
+        if (rows is null) return "";
+        return string.Join(";", rows.TracesByEpoch.Select(epoch =>
+        {
+            double Mean(bool wanted) => Enumerable.Range(0, minority.Length).Where(i => minority[i] == wanted && !float.IsNaN(epoch[i]))
+                .Select(i => (double)epoch[i]).DefaultIfEmpty(double.NaN).Average();
+            return $"{Mean(true).ToString("G3", CultureInfo.InvariantCulture)}:{Mean(false).ToString("G3", CultureInfo.InvariantCulture)}";
+        }));
     }
 
     /// <summary>Of the rows with a positive multiplier, the share that are minority rows.</summary>

@@ -56,10 +56,10 @@ internal sealed record StudySet(string Name, IDataView Train, IDataView Validati
                 IsMinorityGroup: g => g is WaterbirdsNames.LandbirdOnWater or WaterbirdsNames.WaterbirdOnLand, BaseSettings: o =>
             {
                 o.Network = NetworkKind.SmallCnn;
-                o.NetworkWidth = 16;
+                o.NetworkWidth = 32;
                 o.ImageShape = fitted.OutputShape;
                 o.NumberOfEpochs = scale.WaterbirdsEpochs;
-                o.BatchSize = 64;
+                o.BatchSize = 32;
                 o.LearningRate = 1e-3;
                 o.Optimizer = OptimizerKind.Adam;
                 o.WeightDecay = 1e-4;
@@ -73,7 +73,7 @@ internal sealed record StudySet(string Name, IDataView Train, IDataView Validati
 internal sealed record StudyScale(int ColoredTrainRows, int ColoredValidationRows, int ColoredTestRows, int ColoredEpochs,
     int WaterbirdsDivisor, int WaterbirdsEpochs)
 {
-    public static StudyScale Full { get; } = new(20000, 5000, 10000, 12, 4, 20);
+    public static StudyScale Full { get; } = new(20000, 5000, 10000, 12, 2, 30);
 
     public static StudyScale Quick { get; } = new(2000, 500, 1000, 3, 20, 3);
 }

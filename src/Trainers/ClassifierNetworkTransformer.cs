@@ -89,8 +89,12 @@ public sealed class ClassifierNetworkTransformer : ITransformer, IDisposable
     /// <param name="ctx">ML.NET's save context.</param>
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)chain).Save(ctx);
 
-    /// <summary>Disposes the TorchSharp network.</summary>
-    public void Dispose() => Network.Dispose();
+    /// <summary>Disposes the TorchSharp network and the scoring chain (its ONNX Runtime session).</summary>
+    public void Dispose()
+    {
+        chain.Dispose();
+        Network.Dispose();
+    }
 
     private void CheckInput(DataViewSchema schema)
     {

@@ -61,6 +61,9 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         /// frozen at the end of the warm-up.</summary>
         public TraceReference TraceReference { get; set; } = TrainerDefaults.Reference;
 
+        /// <summary>How the multipliers act: as the penalty's weights (default) or as sampling weights.</summary>
+        public MultiplierUse MultiplierUse { get; set; } = TrainerDefaults.Use;
+
         /// <summary>Constrain only the k largest traces of each batch (null, the default, constrains every row).
         /// Range: 1 and up.</summary>
         public int? TopK { get; set; }
@@ -82,10 +85,11 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         Require(Enum.IsDefined(o.TraceEstimator), nameof(o.TraceEstimator), o.TraceEstimator, "is not a known estimator");
         Require(Enum.IsDefined(o.TraceGradient), nameof(o.TraceGradient), o.TraceGradient, "is not a known gradient path");
         Require(Enum.IsDefined(o.TraceReference), nameof(o.TraceReference), o.TraceReference, "is not a known trace reference");
+        Require(Enum.IsDefined(o.MultiplierUse), nameof(o.MultiplierUse), o.MultiplierUse, "is not a known multiplier use");
     }
 
     private protected override TrainingObjective CreateObjective() => new FlatDebiasObjective(new FlatDebiasSettings(
         new TraceSettings(TrainerOptions.TraceScope, TrainerOptions.TraceEstimator, TrainerOptions.TraceGradient),
         TrainerOptions.TraceBound, TrainerOptions.TraceBoundQuantile, TrainerOptions.WarmupEpochs, TrainerOptions.DualLearningRate, TrainerOptions.MaxDual, TrainerOptions.TopK,
-        TrainerOptions.TraceReference));
+        TrainerOptions.TraceReference, TrainerOptions.MultiplierUse));
 }

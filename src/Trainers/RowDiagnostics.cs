@@ -9,4 +9,7 @@ namespace MLNet.FlatDebias.Trainers;
 /// <param name="Traces">Each row's trace as measured for the bound: by the model frozen after the warm-up
 /// (<see cref="Fisher.TraceReference.WarmupModel"/>) or over the last warm-up epoch (NaN for rows not measured).</param>
 /// <param name="Bound">The bound epsilon, or null if it was never set.</param>
-public sealed record RowDiagnostics(IReadOnlyList<float> Multipliers, IReadOnlyList<float> Traces, double? Bound);
+/// <param name="TracesByEpoch">For each epoch this run trained (after a resume: the epochs since), each row's trace as
+/// the training step saw it (NaN where the epoch computed none, e.g. full-scope warm-up epochs).</param>
+public sealed record RowDiagnostics(IReadOnlyList<float> Multipliers, IReadOnlyList<float> Traces, double? Bound,
+    IReadOnlyList<IReadOnlyList<float>> TracesByEpoch);

@@ -23,4 +23,5 @@ internal static class TrainerDefaults
     public const double DualLearningRate = 0.1;
     public const double MaxDual = 10;
     public const TraceReference Reference = TraceReference.TrainedModel;
+    public const MultiplierUse Use = MultiplierUse.Penalty;
 }

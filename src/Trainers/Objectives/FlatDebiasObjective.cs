@@ -7,7 +7,8 @@ namespace MLNet.FlatDebias.Trainers.Objectives;
 /// <summary>Settings of the flatness constraint, as <see cref="FlatDebiasTrainer.Options"/> gives them.</summary>
 internal sealed record FlatDebiasSettings(
     TraceSettings Trace, double? AbsoluteBound, double BoundQuantile, int WarmupEpochs,
-    double DualLearningRate, double MaxDual, int? TopK, TraceReference Reference = TraceReference.TrainedModel);
+    double DualLearningRate, double MaxDual, int? TopK, TraceReference Reference = TraceReference.TrainedModel,
+    MultiplierUse Use = MultiplierUse.Penalty);
 
 /// <summary>
 /// The paper's objective: cross-entropy plus <c>(1/|B|) sum_i lambda_i T_i</c> with one multiplier per training
@@ -21,6 +22,9 @@ internal sealed class FlatDebiasObjective : TrainingObjective
     private TraceConstraint? constraint;
     private ObjectiveContext? context;
     private float[]? referenceTraces;
+    private int currentEpoch;
+    private readonly List<float[]> tracesByEpoch = [];
+    private float[]? epochTraces;
     private double traceSum;
     private double traceMax;
     private long traceCount;
@@ -48,8 +52,17 @@ internal sealed class FlatDebiasObjective : TrainingObjective
         if (UsesReference && settings.WarmupEpochs == 0) MeasureReference(-1);
     }
 
+    public override double[]? SamplingWeights(TensorDataset training)
+    {
+        if (settings.Use != MultiplierUse.Sampling || !Penalising(currentEpoch)) return null;
+        return Constraint.Duals.Select(d => 1.0 + d).ToArray();
+    }
+
     public override void OnEpochStart(int epoch)
     {
+        currentEpoch = epoch;
+        epochTraces = new float[Constraint.RowCount];
+        Array.Fill(epochTraces, float.NaN);
         traceSum = 0;
         traceMax = double.NegativeInfinity;
         traceCount = 0;
@@ -65,7 +78,7 @@ internal sealed class FlatDebiasObjective : TrainingObjective
             return new StepResult(loss, loss.item<float>(), null);
         }
         var step = FlatnessPenalty.Compute(batch.Network, batch.Inputs, batch.Labels, batch.Weights, batch.Rows,
-            constraint, settings.Trace, batch.Generator, penalising, DualTraces(batch.Rows));
+            constraint, settings.Trace, batch.Generator, penalising && settings.Use == MultiplierUse.Penalty, DualTraces(batch.Rows));
         var objective = step.Penalty is null ? step.Loss : step.Loss + step.Penalty;
         return new FlatDebiasStepResult(objective, step.Loss.item<float>(), step.Traces, step.Constrained);
     }
@@ -80,6 +93,11 @@ internal sealed class FlatDebiasObjective : TrainingObjective
             traceMax = Math.Max(traceMax, v);
         }
         traceCount += values.Length;
+        if (epochTraces is not null)
+        {
+            var rows = batch.Rows.data<long>().ToArray();
+            for (int i = 0; i < rows.Length; i++) epochTraces[rows[i]] = (float)values[i];
+        }
         if (RecordingEpoch(batch.Epoch)) Constraint.Record(batch.Rows, result.Traces);
         if (Penalising(batch.Epoch))
         {
@@ -95,6 +113,8 @@ internal sealed class FlatDebiasObjective : TrainingObjective
             if (UsesReference) MeasureReference(epoch);
             else if (settings.AbsoluteBound is null) Constraint.CalibrateBound(settings.BoundQuantile);
         }
+        if (epochTraces is not null) tracesByEpoch.Add(epochTraces);
+        epochTraces = null;
         var duals = Constraint.Duals;
         return report with
         {
@@ -107,7 +127,7 @@ internal sealed class FlatDebiasObjective : TrainingObjective
     }
 
     public override RowDiagnostics? Diagnostics() => constraint is null ? null
-        : new RowDiagnostics(constraint.Duals.ToArray(), (referenceTraces ?? constraint.RecordedTraces.ToArray()).ToArray(), constraint.Bound);
+        : new RowDiagnostics(constraint.Duals.ToArray(), (referenceTraces ?? constraint.RecordedTraces.ToArray()).ToArray(), constraint.Bound, tracesByEpoch);
 
     public override void Save(BinaryWriter writer)
     {
