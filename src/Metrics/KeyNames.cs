@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -11,9 +12,6 @@ namespace MLNet.FlatDebias.Metrics;
 /// </summary>
 internal static class KeyNames
 {
-    // ML.NET's AnnotationUtils.Kinds.KeyValues; that class is internal to ML.NET.
-    private const string KeyValuesKind = "KeyValues";
-
     /// <summary>One name per key value, in key order.</summary>
     /// <param name="column">A key column.</param>
     public static string[] Get(DataViewSchema.Column column)
@@ -28,7 +26,7 @@ internal static class KeyNames
 
     private static string[]? FromAnnotation(DataViewSchema.Column column)
     {
-        var type = column.Annotations.Schema.GetColumnOrNull(KeyValuesKind)?.Type as VectorDataViewType;
+        var type = column.Annotations.Schema.GetColumnOrNull(KeyColumn.KeyValuesKind)?.Type as VectorDataViewType;
         if (type is null) return null;
         var raw = type.ItemType.RawType;
         if (raw == typeof(ReadOnlyMemory<char>)) return Read<ReadOnlyMemory<char>>(column, v => v.ToString());

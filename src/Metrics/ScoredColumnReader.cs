@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

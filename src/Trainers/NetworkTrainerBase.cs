@@ -99,7 +99,14 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
             if (Path.GetExtension(o.PretrainedWeightsPath).Equals(".onnx", StringComparison.OrdinalIgnoreCase))
             {
                 using var stream = File.OpenRead(o.PretrainedWeightsPath);
-                Onnx.OnnxImport.LoadWeights(network, stream);
+                try
+                {
+                    Onnx.OnnxImport.LoadWeights(network, stream);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new InvalidDataException($"PretrainedWeightsPath '{o.PretrainedWeightsPath}': {e.Message}", e);
+                }
             }
             else
             {

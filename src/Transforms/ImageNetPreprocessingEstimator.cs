@@ -46,10 +46,10 @@ public sealed class ImageNetPreprocessingEstimator : IEstimator<ImageNetPreproce
     public const int MaximumSize = 4096;
 
     /// <summary>ImageNet's per-channel mean on the [0, 1] scale, red, green, blue: 0.485, 0.456, 0.406.</summary>
-    public static IReadOnlyList<float> ImageNetMean { get; } = [0.485f, 0.456f, 0.406f];
+    public static IReadOnlyList<float> ImageNetMean { get; } = [.. Common.ImageNetNormalization.Mean.Select(v => (float)v)];
 
     /// <summary>ImageNet's per-channel standard deviation on the [0, 1] scale, red, green, blue: 0.229, 0.224, 0.225.</summary>
-    public static IReadOnlyList<float> ImageNetStd { get; } = [0.229f, 0.224f, 0.225f];
+    public static IReadOnlyList<float> ImageNetStd { get; } = [.. Common.ImageNetNormalization.Std.Select(v => (float)v)];
 
     private readonly TransformsCatalog _catalog;
     private readonly ImageNetPreprocessingSettings _settings;

@@ -10,8 +10,6 @@ namespace MLNet.FlatDebias.Trainers.Engine;
 /// </summary>
 internal sealed class LabelClasses
 {
-    internal const string KeyValuesKind = "KeyValues";
-
     private LabelClasses(int count, PrimitiveDataViewType? valueType, Array? values, IReadOnlyList<string> names)
     {
         Count = count;
@@ -39,7 +37,7 @@ internal sealed class LabelClasses
         if (column.Type is not KeyDataViewType key || key.Count < 1 || key.Count > int.MaxValue)
             throw SchemaGuard.Mismatch("label", column.Name, "Key (e.g. from MapValueToKey)", SchemaGuard.Describe(column.Type));
         int count = (int)key.Count;
-        var annotation = column.Annotations.Schema.GetColumnOrNull(KeyValuesKind);
+        var annotation = column.Annotations.Schema.GetColumnOrNull(KeyColumn.KeyValuesKind);
         if (annotation?.Type is VectorDataViewType { ItemType: PrimitiveDataViewType itemType })
         {
             var values = ReadValues(column, itemType);
@@ -73,7 +71,7 @@ internal sealed class LabelClasses
     private static void Add<T>(DataViewSchema.Annotations.Builder builder, T[] values, PrimitiveDataViewType itemType)
     {
         ValueGetter<VBuffer<T>> getter = (ref VBuffer<T> dst) => dst = new VBuffer<T>(values.Length, (T[])values.Clone());
-        builder.Add(KeyValuesKind, new VectorDataViewType(itemType, values.Length), getter);
+        builder.Add(KeyColumn.KeyValuesKind, new VectorDataViewType(itemType, values.Length), getter);
     }
 
     private static Array? ReadValues(DataViewSchema.Column column, PrimitiveDataViewType itemType)
@@ -97,7 +95,7 @@ internal sealed class LabelClasses
     private static T[] Get<T>(DataViewSchema.Column column)
     {
         VBuffer<T> buffer = default;
-        column.Annotations.GetValue(KeyValuesKind, ref buffer);
+        column.Annotations.GetValue(KeyColumn.KeyValuesKind, ref buffer);
         return buffer.DenseValues().ToArray();
     }
 

@@ -50,8 +50,6 @@ public static class ImageNetResNet18
     internal static readonly double[] CntkChannelMeanBgr = [103.06262, 115.902885, 123.151634];
 
     // ImageNet statistics on the [0, 1] scale, red, green, blue (the library's normalisation).
-    internal static readonly double[] ImageNetMeanRgb = [0.485, 0.456, 0.406];
-    internal static readonly double[] ImageNetStdRgb = [0.229, 0.224, 0.225];
 
     /// <summary>Builds a <see cref="ResNet"/> with the ImageNet weights and a new, randomly initialised head.</summary>
     /// <param name="numberOfClasses">Classes of the new head (at least 2).</param>
@@ -155,10 +153,10 @@ public static class ImageNetResNet18
         var weight = state["conv1.weight"];
         var original = weight.to_type(ScalarType.Float64);               // [out, BGR, 7, 7]
         var rgbFromBgr = tensor(new long[] { 2, 1, 0 });
-        var scale = tensor(ImageNetStdRgb.Select(s => 255.0 * s).ToArray(), ScalarType.Float64).reshape(1, 3, 1, 1);
+        var scale = tensor(Common.ImageNetNormalization.Std.Select(s => 255.0 * s).ToArray(), ScalarType.Float64).reshape(1, 3, 1, 1);
         weight.copy_((original.index_select(1, rgbFromBgr) * scale).to_type(weight.dtype));
 
-        var offsetBgr = tensor(Enumerable.Range(0, 3).Select(k => 255.0 * ImageNetMeanRgb[2 - k] - CntkChannelMeanBgr[k]).ToArray(), ScalarType.Float64);
+        var offsetBgr = tensor(Enumerable.Range(0, 3).Select(k => 255.0 * Common.ImageNetNormalization.Mean[2 - k] - CntkChannelMeanBgr[k]).ToArray(), ScalarType.Float64);
         var offset = (original.sum([2L, 3L]) * offsetBgr.reshape(1, 3)).sum(1);  // conv1 of the constant image, per output channel
         var runningMean = state["bn1.running_mean"];
         runningMean.copy_((runningMean.to_type(ScalarType.Float64) - offset).to_type(runningMean.dtype));

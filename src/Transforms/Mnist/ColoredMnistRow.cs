@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using Microsoft.ML.Data;
 
 namespace MLNet.FlatDebias.Transforms.Mnist;

@@ -1,15 +1,30 @@
+using MLNet.FlatDebias.Common;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNet.FlatDebias.Common;
 
-namespace MLNet.FlatDebias.Metrics;
+namespace MLNet.FlatDebias.Common;
 
 /// <summary>
-/// Reads key columns (label, predicted label, key group columns) as zero-based indices, whatever their raw
-/// type (<see cref="byte"/>, <see cref="ushort"/>, <see cref="uint"/> or <see cref="ulong"/>).
+/// Key columns: reads them (label, predicted label, key group columns) as zero-based indices, whatever their raw
+/// type (<see cref="byte"/>, <see cref="ushort"/>, <see cref="uint"/> or <see cref="ulong"/>), and declares them on
+/// row classes for <c>LoadFromEnumerable</c>.
 /// </summary>
 internal static class KeyColumn
 {
+    /// <summary>The annotation kind ML.NET reads key names from (<c>AnnotationUtils.Kinds.KeyValues</c>, internal there).</summary>
+    public const string KeyValuesKind = "KeyValues";
+
+    /// <summary>Makes <paramref name="name"/> a key column of <c>names.Count</c> values carrying <paramref name="names"/> as KeyValues.</summary>
+    /// <remarks>Such a <c>uint</c> field holds the 0-based index: <c>LoadFromEnumerable</c> stores index + 1 as the key
+    /// value (0 is ML.NET's missing key, and an index ≥ count also becomes 0).</remarks>
+    public static void Define(SchemaDefinition schema, string name, IReadOnlyList<string> names)
+    {
+        var column = schema[name];
+        column.ColumnType = new KeyDataViewType(typeof(uint), names.Count);
+        var values = new VBuffer<ReadOnlyMemory<char>>(names.Count, names.Select(n => n.AsMemory()).ToArray());
+        column.AddAnnotation(KeyValuesKind, values, new VectorDataViewType(TextDataViewType.Instance, names.Count));
+    }
+
     /// <summary>The value a getter from <see cref="IndexGetter"/> returns for a missing key (raw value 0) or one past the key count.</summary>
     public const int Missing = -1;
 
