@@ -51,7 +51,7 @@ public static class ColoredMnistExample
         console.Line($"Coloured MNIST: bias-conflicting shares {string.Join(", ", settings.ConflictingShares.Select(Format.Setting))}; rows: train {settings.TrainSize}, validation {settings.ValidationSize}, test {settings.TestSize} (colours uniform)");
         console.Line(string.Create(CultureInfo.InvariantCulture,
             $"  {settings.Network}{(settings.NetworkWidth is int w ? $" width {w}" : "")}, {settings.Epochs} epochs, batch {settings.BatchSize}, {settings.Optimizer} lr {settings.LearningRate:G} wd {settings.WeightDecay:G}, seed {settings.Seed}, device {settings.Device}"));
-        console.Line($"  FlatDebias: bound from trace quantile(s) {string.Join(", ", settings.Quantiles.Select(Format.Setting))}, other settings the trainer's defaults");
+        console.Line($"  FlatDebias: bound from trace quantile(s) {string.Join(", ", settings.Quantiles.Select(Format.Setting))}, other settings the trainer's defaults ({MethodComparison.FlatDebiasDefaults()})");
         console.Line();
 
         var files = new List<string>();
@@ -76,7 +76,7 @@ public static class ColoredMnistExample
             [.. methods.Select((name, i) => new ChartSeries(name, [.. experiments.Select(e => e.Methods[i].TestWorstGroupAccuracy)]))]);
         files.AddRange(["unbiased-accuracy.png", "worst-group-accuracy.png", ResultsFile]);
 
-        var results = new ColoredMnistResults(settings, experiments, files, clock.Elapsed.TotalSeconds);
+        var results = new ColoredMnistResults(settings, experiments, files, clock.Elapsed.TotalSeconds, MethodComparison.FlatDebiasDefaults());
         ExperimentFiles.WriteJson(Path.Combine(settings.OutputFolder, ResultsFile), results);
         console.Line(string.Create(CultureInfo.InvariantCulture, $"Wrote {files.Count} files ({string.Join(", ", files.Where(f => !f.Contains('/', StringComparison.Ordinal)).Take(4))}, ...) to {settings.OutputFolder} ({clock.Elapsed.TotalMinutes:F1} min in all)."));
         return results;
@@ -170,7 +170,8 @@ public static class ColoredMnistExample
 /// <param name="Experiments">One experiment per bias-conflicting share.</param>
 /// <param name="Files">Files written, relative to the output folder.</param>
 /// <param name="Seconds">Wall-clock seconds of the whole run.</param>
-public sealed record ColoredMnistResults(ColoredMnistSettings Settings, IReadOnlyList<ShareResult> Experiments, IReadOnlyList<string> Files, double Seconds);
+/// <param name="FlatDebiasDefaults">The FlatDebias constraint settings (the trainer's defaults) other than the searched quantile.</param>
+public sealed record ColoredMnistResults(ColoredMnistSettings Settings, IReadOnlyList<ShareResult> Experiments, IReadOnlyList<string> Files, double Seconds, string FlatDebiasDefaults);
 
 /// <summary>The three methods at one bias-conflicting share.</summary>
 /// <param name="ConflictingShare">The share, 0 to 1.</param>

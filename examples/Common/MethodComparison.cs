@@ -36,6 +36,16 @@ public sealed record EpsilonCandidate(double Quantile, double? TraceBound, int S
 /// </summary>
 public static class MethodComparison
 {
+    /// <summary>The FlatDebias constraint settings every run uses (the trainer's defaults), for the output and the results file.</summary>
+    /// <returns>E.g. <c>Head scope, Empirical estimator, ProbabilitiesOnly gradient, warm-up 1 epoch(s), dual step 0.1, max dual 10, all rows</c>.</returns>
+    public static string FlatDebiasDefaults()
+    {
+        var o = new FlatDebiasTrainer.Options();
+        return $"{o.TraceScope} scope, {o.TraceEstimator} estimator, {o.TraceGradient} gradient, warm-up {o.WarmupEpochs} epoch(s), " +
+            $"dual step {Format.Setting(o.DualLearningRate)}, max dual {Format.Setting(o.MaxDual)}, " +
+            (o.TopK is int k ? $"top {k} per batch" : "all rows constrained");
+    }
+
     /// <summary>Trains the three methods.</summary>
     /// <param name="mlContext">The ML.NET context.</param>
     /// <param name="console">Progress and the search table go here.</param>

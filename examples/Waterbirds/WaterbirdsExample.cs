@@ -72,7 +72,7 @@ public static class WaterbirdsExample
         console.Line($"  rows: train {data.Train}, validation {data.Validation}, test {data.Test}; training groups: {string.Join(", ", data.TrainGroups.Select(g => $"{g.Key} {g.Value}"))}");
         console.Line(string.Create(CultureInfo.InvariantCulture,
             $"  {settings.Network}{(settings.NetworkWidth is int w ? $" width {w}" : "")} at {settings.ImageSize}x{settings.ImageSize} px, {settings.Epochs} epochs, batch {settings.BatchSize}, {settings.Optimizer} lr {settings.LearningRate:G} wd {settings.WeightDecay:G}, seed {settings.Seed}, device {settings.Device}"));
-        console.Line($"  FlatDebias: bound searched over trace quantiles {string.Join(", ", settings.Quantiles.Select(Format.Setting))}, other settings the trainer's defaults");
+        console.Line($"  FlatDebias: bound searched over trace quantiles {string.Join(", ", settings.Quantiles.Select(Format.Setting))}, other settings the trainer's defaults ({MethodComparison.FlatDebiasDefaults()})");
         console.Line();
 
         void Configure(NetworkTrainerOptions options) => ApplySettings(options, settings, preprocessing.OutputShape, validation);
@@ -217,6 +217,7 @@ public static class WaterbirdsExample
             DataFolder = folder,
             Settings = settings,
             Data = data,
+            FlatDebiasDefaults = MethodComparison.FlatDebiasDefaults(),
             Methods = methods,
             EpsilonSearch = search,
             Traces = traces,

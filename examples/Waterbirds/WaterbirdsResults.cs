@@ -17,6 +17,9 @@ public sealed record WaterbirdsResults
     /// <summary>Rows per split and training rows per group.</summary>
     public required DatasetSummary Data { get; init; }
 
+    /// <summary>The FlatDebias constraint settings (the trainer's defaults) other than the searched quantile.</summary>
+    public required string FlatDebiasDefaults { get; init; }
+
     /// <summary>The three methods, each at its selected epoch (FlatDebias at its selected bound), evaluated on test.</summary>
     public required IReadOnlyList<MethodResult> Methods { get; init; }
 
