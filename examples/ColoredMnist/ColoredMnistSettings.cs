@@ -45,6 +45,9 @@ public sealed record ColoredMnistSettings
     /// <summary>The FlatDebias bound is searched over these quantiles of the warm-up traces.</summary>
     public IReadOnlyList<double> Quantiles { get; init; } = [];
 
+    /// <summary>Which epoch each run keeps (and which FlatDebias bound wins), on validation.</summary>
+    public ModelSelection Selection { get; init; }
+
     /// <summary>Seed of the splits and of the training runs.</summary>
     public int Seed { get; init; }
 
@@ -98,6 +101,7 @@ internal sealed class ColoredMnistCommand
     public Option<OptimizerKind> Optimizer { get; } = new("--optimizer") { Description = "Optimiser.", DefaultValueFactory = _ => DefaultOptimizer };
     public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "Weight decay (L2).", DefaultValueFactory = _ => DefaultWeightDecay };
     public Option<double[]?> Quantiles { get; } = new("--quantiles") { Description = $"The epsilon search: FlatDebias is trained once per quantile of the warm-up traces and the best validation worst-group accuracy wins. Default: the trainer's default quantile ({Setting(new FlatDebiasTrainer.Options().TraceBoundQuantile)}) only.", AllowMultipleArgumentsPerToken = true };
+    public Option<ModelSelection> Selection { get; } = new("--selection") { Description = "Which epoch each run keeps (and which FlatDebias bound wins), judged on validation. The default is validation accuracy: validation colours are uniform, so it is the unbiased accuracy, while the worst of 100 (digit, colour) groups of about 100 validation rows each is 0 for most epochs and cannot choose.", DefaultValueFactory = _ => ModelSelection.ValidationAccuracy };
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the splits and the training runs.", DefaultValueFactory = _ => 0 };
     public Option<TrainingDevice> Device { get; } = new("--device") { Description = "Where to train: Auto (CUDA when present), Cpu or Cuda (needs a CUDA build: -p:TorchBackend=cuda-linux).", DefaultValueFactory = _ => TrainingDevice.Auto };
     public Option<string> Output { get; } = new("--output") { Description = "Output folder for results.json, the models and the charts.", DefaultValueFactory = _ => DefaultOutput };
@@ -109,9 +113,9 @@ internal sealed class ColoredMnistCommand
         var command = new RootCommand(
             "Coloured MNIST (LfF / PGD protocol): each digit drawn in its own colour except for a small bias-conflicting share " +
             "of the training rows; validation and test colours uniform. ERM, GroupDRO (uses the training groups) and FlatDebias " +
-            "(does not) per share, each selected on validation worst-group accuracy; prints unbiased test accuracy and " +
+            "(does not) per share, each selected on validation (--selection); prints unbiased test accuracy and " +
             "worst-group accuracy and writes results.json, the models (ML.NET zips) and charts (PNG) to --output.");
-        foreach (var option in new Option[] { Conflicting, Network, Width, TrainSize, ValidationSize, TestSize, Epochs, BatchSize, LearningRate, Optimizer, WeightDecay, Quantiles, Seed, Device, Output, TraceRows, Quick })
+        foreach (var option in new Option[] { Conflicting, Network, Width, TrainSize, ValidationSize, TestSize, Epochs, BatchSize, LearningRate, Optimizer, WeightDecay, Quantiles, Selection, Seed, Device, Output, TraceRows, Quick })
             command.Options.Add(option);
         return command;
     }
@@ -146,6 +150,7 @@ internal sealed class ColoredMnistCommand
             Optimizer = result.GetValue(Optimizer),
             WeightDecay = CommandLineHost.Check(result.GetValue(WeightDecay), "--weight-decay", v => v >= 0 && double.IsFinite(v), "must be >= 0"),
             Quantiles = [.. quantiles.Distinct()],
+            Selection = result.GetValue(Selection),
             Seed = result.GetValue(Seed),
             Device = result.GetValue(Device),
             OutputFolder = Path.GetFullPath(output),

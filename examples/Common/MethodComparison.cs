@@ -29,9 +29,10 @@ public sealed record MethodRun(string Method, ClassifierNetworkTransformer Model
 public sealed record EpsilonCandidate(double Quantile, double? TraceBound, int SelectedEpoch, double? ValidationWorstGroupAccuracy, double? ValidationAccuracy, bool Chosen, double Seconds);
 
 /// <summary>
-/// ERM, GroupDRO and FlatDebias trained on the same data with the same shared settings, each selected on validation
-/// worst-group accuracy; FlatDebias once per trace quantile of the search grid, keeping the best validation
-/// worst-group accuracy (the first on a tie). Every FlatDebias constraint setting other than the quantile is the
+/// ERM, GroupDRO and FlatDebias trained on the same data with the same shared settings, each model taken at the
+/// epoch the options' <see cref="NetworkTrainerOptions.ModelSelection"/> chooses on validation; FlatDebias once per
+/// trace quantile of the search grid, keeping the run with the best validation score by the same rule (the first on
+/// a tie). Every FlatDebias constraint setting other than the quantile is the
 /// trainer's default (<c>new FlatDebiasTrainer.Options()</c>).
 /// </summary>
 public static class MethodComparison
@@ -50,7 +51,7 @@ public static class MethodComparison
     /// <param name="mlContext">The ML.NET context.</param>
     /// <param name="console">Progress and the search table go here.</param>
     /// <param name="train">The training data.</param>
-    /// <param name="configure">Sets the shared options (columns, network, schedule, validation set, selection) on any trainer's options.</param>
+    /// <param name="configure">Sets the shared options (columns, network, schedule, validation set, model selection) on any trainer's options.</param>
     /// <param name="quantiles">The FlatDebias bound search grid.</param>
     /// <param name="prefix">Prefix of the run names in the progress lines (e.g. the share), or empty.</param>
     /// <returns>The runs in the order ERM, GroupDRO, FlatDebias, and the search.</returns>
@@ -63,6 +64,7 @@ public static class MethodComparison
         var trainers = mlContext.MulticlassClassification.Trainers;
         var runs = new List<MethodRun>();
         var search = new List<EpsilonCandidate>();
+        var selection = Configure(new ErmTrainer.Options(), configure).ModelSelection;
         try
         {
             var (erm, ermSeconds) = Fit(console, prefix + "ERM", Configure(new ErmTrainer.Options(), configure), o => trainers.Erm(o).Fit(train));
@@ -79,7 +81,7 @@ public static class MethodComparison
                 var (model, seconds) = Fit(console, $"{prefix}FlatDebias q={Format.Setting(quantile)}", options, o => trainers.FlatDebias(o).Fit(train));
                 candidates.Add((quantile, model.History, seconds));
                 var run = new MethodRun("FlatDebias", model, seconds, quantile);
-                if (best is null || Score(run) > Score(best))
+                if (best is null || Score(run, selection) > Score(best, selection))
                 {
                     best?.Model.Dispose();
                     best = run;
@@ -104,7 +106,7 @@ public static class MethodComparison
         }
         if (search.Count > 1)
         {
-            console.Line($"{prefix}FlatDebias bound search (validation only; the best worst-group accuracy is kept):");
+            console.Line($"{prefix}FlatDebias bound search (validation only; the best {(selection == ModelSelection.ValidationAccuracy ? "accuracy" : "worst-group accuracy")} is kept):");
             console.Line(TextTable.Render(["quantile", "epsilon", "selected epoch", "val accuracy", "val worst group", "kept"],
                 [.. search.Select(c => (IReadOnlyList<string>)[Format.Setting(c.Quantile), Format.Number(c.TraceBound), Format.Count(c.SelectedEpoch),
                     Format.Percent(c.ValidationAccuracy), Format.Percent(c.ValidationWorstGroupAccuracy), c.Chosen ? "yes" : ""])]));
@@ -124,7 +126,12 @@ public static class MethodComparison
         return Fit(console, prefix + "ERM 1 epoch", options, o => mlContext.MulticlassClassification.Trainers.Erm(o).Fit(train)).Model;
     }
 
-    private static double Score(MethodRun run) => run.Selected.ValidationWorstGroupAccuracy ?? double.NegativeInfinity;
+    private static double Score(MethodRun run, ModelSelection selection) => (selection switch
+    {
+        ModelSelection.ValidationAccuracy => run.Selected.ValidationAccuracy,
+        ModelSelection.ValidationWorstClassAccuracy => run.Selected.ValidationWorstClassAccuracy,
+        _ => run.Selected.ValidationWorstGroupAccuracy,
+    }) ?? double.NegativeInfinity;
 
     private static T Configure<T>(T options, Action<NetworkTrainerOptions> configure) where T : NetworkTrainerOptions
     {

@@ -27,7 +27,7 @@ public sealed class ColoredMnistExampleTests
         Assert.Equal(0.05, experiment.GetProperty("conflictingShare").GetDouble());
         Assert.Equal(["ERM", "GroupDRO", "FlatDebias"], experiment.GetProperty("methods").EnumerateArray().Select(m => m.GetProperty("method").GetString()));
 
-        foreach (var png in new[] { "unbiased-accuracy.png", "worst-group-accuracy.png", "validation-worst-group-share-0.05.png", "traces-share-0.05.png" })
+        foreach (var png in new[] { "unbiased-accuracy.png", "worst-group-accuracy.png", "validation-share-0.05.png", "traces-share-0.05.png" })
             Assert.True(new FileInfo(run.Folder.Combine(png)).Length > 1000, png);
 
         var mnist = MnistDataset.Load();
