@@ -1,0 +1,127 @@
+using System.Globalization;
+using MLNet.FlatDebias.Trainers;
+using Spectre.Console;
+
+namespace MLNet.FlatDebias.Examples;
+
+/// <summary>
+/// Shows training as it happens: in a terminal, a Spectre.Console progress bar per run whose description carries the
+/// live loss, the mean trace (FlatDebias) and the last validation numbers; one line per finished epoch in every case.
+/// When the output is redirected or is not the console (CI, tests), only the plain lines are written.
+/// </summary>
+public sealed class TrainingConsole
+{
+    private readonly TextWriter output;
+
+    /// <summary>Creates the console over <paramref name="output"/>.</summary>
+    /// <param name="output">Where the lines go; live bars only when this is the console and a terminal.</param>
+    public TrainingConsole(TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        this.output = output;
+        Interactive = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+    }
+
+    /// <summary>Whether live progress bars are drawn.</summary>
+    public bool Interactive { get; }
+
+    /// <summary>Writes a line (as plain text, also while a progress bar is live).</summary>
+    /// <param name="text">The line.</param>
+    public void Line(string text = "")
+    {
+        if (Interactive) AnsiConsole.WriteLine(text);
+        else output.WriteLine(text);
+    }
+
+    /// <summary>Runs one training (a call of a trainer's <c>Fit</c>) with progress.</summary>
+    /// <typeparam name="T">What the training returns.</typeparam>
+    /// <param name="name">The run's name, e.g. <c>FlatDebias q=0.8</c>.</param>
+    /// <param name="epochs">The run's number of epochs (the bar's length).</param>
+    /// <param name="fit">The training, given the epoch and step progress sinks to set on the trainer options.</param>
+    /// <returns>What <paramref name="fit"/> returned.</returns>
+    public T Train<T>(string name, int epochs, Func<IProgress<EpochReport>, IProgress<StepReport>, T> fit)
+    {
+        ArgumentNullException.ThrowIfNull(fit);
+        if (!Interactive)
+        {
+            var plain = new Sink(name, this, null);
+            return fit(plain, plain);
+        }
+        T result = default!;
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask(Markup.Escape(name), autoStart: true, maxValue: Math.Max(1, epochs));
+                var live = new Sink(name, this, task);
+                result = fit(live, live);
+                task.Value = task.MaxValue;
+                task.StopTask();
+            });
+        return result;
+    }
+
+    /// <summary>Formats an epoch report as one line.</summary>
+    /// <param name="name">The run's name.</param>
+    /// <param name="report">The report.</param>
+    /// <returns>E.g. <c>ERM  epoch  3/8  loss 0.2310  val acc 0.9120  wga 0.6540  (4.1 s)</c>.</returns>
+    public static string EpochLine(string name, EpochReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"{name,-16} epoch {report.Epoch + 1,3}/{report.NumberOfEpochs}  loss {report.TrainingLoss:F4}");
+        if (report.MeanTrace is double trace)
+        {
+            line += string.Create(CultureInfo.InvariantCulture, $"  trace {trace:G3}");
+            if (report.TraceBound is double bound)
+                line += string.Create(CultureInfo.InvariantCulture, $" (eps {bound:G3}, active {100 * (report.ActiveConstraintShare ?? 0):F1} %)");
+        }
+        if (report.ValidationAccuracy is double accuracy)
+            line += string.Create(CultureInfo.InvariantCulture, $"  val acc {accuracy:F4}");
+        if (report.ValidationWorstGroupAccuracy is double worst)
+            line += string.Create(CultureInfo.InvariantCulture, $"  wga {worst:F4}");
+        return line + string.Create(CultureInfo.InvariantCulture, $"  ({report.Seconds:F1} s)");
+    }
+
+    /// <summary>Receives the trainer's reports on the training thread (not <see cref="Progress{T}"/>, which posts them
+    /// elsewhere) and updates the bar or writes the lines.</summary>
+    private sealed class Sink(string name, TrainingConsole console, ProgressTask? task) : IProgress<EpochReport>, IProgress<StepReport>
+    {
+        private double lossSum;
+        private double traceSum;
+        private int steps;
+        private int traceSteps;
+        private string lastValidation = "";
+
+        public void Report(StepReport value)
+        {
+            if (value.Step == 0)
+            {
+                lossSum = traceSum = 0;
+                steps = traceSteps = 0;
+            }
+            lossSum += value.Loss;
+            steps++;
+            if (value.MeanTrace is double t)
+            {
+                traceSum += t;
+                traceSteps++;
+            }
+            if (task is null) return;
+            // One unit per epoch: the bar moves with the steps.
+            task.Value = value.Epoch + (value.Step + 1.0) / value.StepsPerEpoch;
+            var text = string.Create(CultureInfo.InvariantCulture, $"{name}  epoch {value.Epoch + 1}  loss {lossSum / steps:F4}");
+            if (traceSteps > 0) text += string.Create(CultureInfo.InvariantCulture, $"  trace {traceSum / traceSteps:G3}");
+            task.Description = Markup.Escape(text + lastValidation);
+        }
+
+        public void Report(EpochReport value)
+        {
+            if (value.ValidationAccuracy is double a)
+                lastValidation = string.Create(CultureInfo.InvariantCulture, $"  | val acc {a:F3}")
+                    + (value.ValidationWorstGroupAccuracy is double w ? string.Create(CultureInfo.InvariantCulture, $" wga {w:F3}") : "");
+            console.Line(EpochLine(name, value));
+        }
+    }
+}
