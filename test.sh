@@ -3,4 +3,6 @@
 # system needs it) and runs every test. Extra arguments go to `dotnet test` (e.g. --filter Fisher).
 set -euo pipefail
 cd "$(dirname "$0")"
+# Passive OpenMP waiting: spinning libtorch threads slow everything else on a shared machine (results unchanged).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 dotnet test MLNet.FlatDebias.sln -c Release --blame-hang-timeout 20m "$@"

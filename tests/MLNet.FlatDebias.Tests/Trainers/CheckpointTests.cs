@@ -117,9 +117,3 @@ public sealed class CheckpointTests
         Assert.Contains("other settings", e.Message);
     }
 }
-
-/// <summary>An <see cref="IProgress{T}"/> that reports on the caller's thread (System.Progress posts asynchronously).</summary>
-internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
-}
