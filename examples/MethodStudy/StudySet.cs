@@ -56,7 +56,7 @@ internal sealed record StudySet(string Name, IDataView Train, IDataView Validati
                 IsMinorityGroup: g => g is WaterbirdsNames.LandbirdOnWater or WaterbirdsNames.WaterbirdOnLand, BaseSettings: o =>
             {
                 o.Network = NetworkKind.SmallCnn;
-                o.NetworkWidth = 32;
+                o.NetworkWidth = 16;
                 o.ImageShape = fitted.OutputShape;
                 o.NumberOfEpochs = scale.WaterbirdsEpochs;
                 o.BatchSize = 32;
@@ -73,7 +73,7 @@ internal sealed record StudySet(string Name, IDataView Train, IDataView Validati
 internal sealed record StudyScale(int ColoredTrainRows, int ColoredValidationRows, int ColoredTestRows, int ColoredEpochs,
     int WaterbirdsDivisor, int WaterbirdsEpochs)
 {
-    public static StudyScale Full { get; } = new(20000, 5000, 10000, 12, 2, 30);
+    public static StudyScale Full { get; } = new(20000, 5000, 10000, 12, 2, 20);
 
     public static StudyScale Quick { get; } = new(2000, 500, 1000, 3, 20, 3);
 }

@@ -18,7 +18,7 @@ public sealed class DebiasingTests(ITestOutputHelper output)
     {
         options.Network = NetworkKind.SmallCnn;
         options.NetworkWidth = 8;
-        options.NumberOfEpochs = 12;
+        options.NumberOfEpochs = 10;
         options.BatchSize = 32;
         options.LearningRate = 2e-3;
         options.Optimizer = OptimizerKind.Adam;
@@ -33,9 +33,9 @@ public sealed class DebiasingTests(ITestOutputHelper output)
     public void FlatDebias_and_GroupDro_beat_Erm_on_test_worst_group_accuracy()
     {
         var ml = new MLContext(0);
-        var train = BiasedShapes.ToDataView(ml, BiasedShapes.Rows(800, 0.99, 61, noise: 0.8));
-        var validation = BiasedShapes.ToDataView(ml, BiasedShapes.Groups(30, 62, noise: 0.8));
-        var test = BiasedShapes.ToDataView(ml, BiasedShapes.Groups(100, 63, noise: 0.8));
+        var train = BiasedDigits.ToDataView(ml, BiasedDigits.Train(2000, 0.97, 61));
+        var validation = BiasedDigits.ToDataView(ml, BiasedDigits.Balanced(50, 62, fromTestSplit: false, offset: 50000));
+        var test = BiasedDigits.ToDataView(ml, BiasedDigits.Balanced(250, 63, fromTestSplit: true));
 
         double Test(ITransformer model) => ml.MulticlassClassification.EvaluateGroups(model.Transform(test)).WorstGroupAccuracy;
         double Validation(ClassifierNetworkTransformer model) => model.History.Epochs[model.History.SelectedEpoch].ValidationWorstGroupAccuracy!.Value;
