@@ -14,14 +14,15 @@ internal static class TrainerDefaults
     // GroupDRO (Sagawa et al. 2020): eta_q = 0.01, no generalisation adjustment.
     public const double GroupStepSize = 0.01;
 
-    // FlatDebias: chosen by the method study (docs/method-study.md).
+    // FlatDebias: chosen by the method study (docs/method-study.md) on mean validation worst-group accuracy over
+    // three seeds of the MNIST-built sets ("D-warm2" there). The paper's definition is FlatDebiasTrainer.Options.PaperExact().
     public const TraceScope Scope = TraceScope.Head;
     public const TraceEstimator Estimator = TraceEstimator.Empirical;
-    public const TraceGradient Gradient = TraceGradient.ProbabilitiesOnly;
+    public const TraceGradient Gradient = TraceGradient.Loss;
     public const double TraceBoundQuantile = 0.8;
-    public const int WarmupEpochs = 1;
-    public const double DualLearningRate = 0.1;
-    public const double MaxDual = 10;
-    public const TraceReference Reference = TraceReference.TrainedModel;
+    public const int WarmupEpochs = 2;
+    public const double DualLearningRate = 1;
+    public const double MaxDual = 50;
+    public const TraceReference Reference = TraceReference.WarmupModel;
     public const MultiplierUse Use = MultiplierUse.Penalty;
 }

@@ -114,7 +114,7 @@ public sealed class TrainerBadInputTests
         void Check(Action<FlatDebiasTrainer.Options> change, string option)
         {
             var options = Options(new FlatDebiasTrainer.Options());
-            options.NumberOfEpochs = 2; // the default warm-up is 1 epoch
+            options.NumberOfEpochs = 3; // the default warm-up is 2 epochs
             change(options);
             var e = Fails<ArgumentException>(() => ml.MulticlassClassification.Trainers.FlatDebias(options).Fit(Good()), option);
             Assert.Equal(option, e.ParamName);
@@ -132,7 +132,7 @@ public sealed class TrainerBadInputTests
         Check(o => o.Momentum = 1, "Momentum");
         Check(o => o.Network = (NetworkKind)17, "Network");
         Check(o => o.TopK = 0, "TopK");
-        Check(o => { o.NumberOfEpochs = 2; o.WarmupEpochs = 2; }, "WarmupEpochs");
+        Check(o => { o.NumberOfEpochs = 3; o.WarmupEpochs = 3; }, "WarmupEpochs");
         var dro = Options(new GroupDroTrainer.Options { GroupStepSize = -1 });
         Assert.Equal("GroupStepSize", Assert.Throws<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.GroupDro(dro).Fit(Good())).ParamName);
         var noValidation = Options(new ErmTrainer.Options { ModelSelection = ModelSelection.ValidationAccuracy });
