@@ -41,7 +41,8 @@ public static class Charts
     private static readonly Lazy<SKTypeface> Typeface = new(() =>
         SKTypeface.FromFamilyName("DejaVu Sans") is { } t && t.FamilyName.Contains("Sans", StringComparison.Ordinal) ? t : SKTypeface.Default);
 
-    /// <summary>Grouped bars: one group per category, one bar per series, the value printed above each bar.</summary>
+    /// <summary>Grouped bars: one group per category, one bar per series, the value printed above each bar (when the
+    /// bars are wide enough). Many categories widen the chart and slant their labels.</summary>
     /// <param name="path">The PNG file to write.</param>
     /// <param name="title">The chart title.</param>
     /// <param name="yLabel">The y axis label.</param>
@@ -50,7 +51,10 @@ public static class Charts
     /// <param name="yMax">Top of the y axis (bottom is 0).</param>
     public static void Bars(string path, string title, string yLabel, IReadOnlyList<string> categories, IReadOnlyList<ChartSeries> series, double yMax = 1)
     {
-        using var surface = new Surface(title);
+        bool crowded = categories.Count > 8;
+        using var surface = crowded
+            ? new Surface(title, Math.Max(Width, 56 * categories.Count + 120), Height + 70, MarginBottom + 70)
+            : new Surface(title);
         var plot = surface.PlotArea;
         surface.YAxis(plot, 0, yMax, yLabel, ticks: 5);
         float groupWidth = plot.Width / categories.Count;
@@ -65,9 +69,19 @@ public static class Charts
                 float top = plot.Bottom - (float)(Math.Clamp(v / yMax, 0, 1) * plot.Height);
                 var bar = new SKRect(groupLeft + s * barWidth + 1, top, groupLeft + (s + 1) * barWidth - 1, plot.Bottom);
                 surface.Fill(bar, Palette[s % Palette.Length]);
-                surface.Text(v.ToString("F2", CultureInfo.InvariantCulture), bar.MidX, top - 4, 11, SKTextAlign.Center);
+                if (barWidth >= 24) surface.Text(v.ToString("F2", CultureInfo.InvariantCulture), bar.MidX, top - 4, 11, SKTextAlign.Center);
             }
-            surface.Text(categories[c], plot.Left + (c + 0.5f) * groupWidth, plot.Bottom + 20, 13, SKTextAlign.Center);
+            if (crowded)
+            {
+                surface.Canvas.Save();
+                surface.Canvas.RotateDegrees(-40, plot.Left + (c + 0.5f) * groupWidth, plot.Bottom + 16);
+                surface.Text(categories[c], plot.Left + (c + 0.5f) * groupWidth, plot.Bottom + 16, 12, SKTextAlign.Right);
+                surface.Canvas.Restore();
+            }
+            else
+            {
+                surface.Text(categories[c], plot.Left + (c + 0.5f) * groupWidth, plot.Bottom + 20, 13, SKTextAlign.Center);
+            }
         }
         surface.Legend([.. series.Select(s => s.Name)], lines: false);
         surface.Save(path);
@@ -195,12 +209,12 @@ public static class Charts
     {
         private readonly SKBitmap bitmap;
 
-        public Surface(string title, int width = Width, int height = Height)
+        public Surface(string title, int width = Width, int height = Height, float bottomMargin = MarginBottom)
         {
             bitmap = new SKBitmap(width, height);
             Canvas = new SKCanvas(bitmap);
             Canvas.Clear(SKColors.White);
-            PlotArea = new SKRect(MarginLeft, MarginTop, width - MarginRight, height - MarginBottom);
+            PlotArea = new SKRect(MarginLeft, MarginTop, width - MarginRight, height - bottomMargin);
             Text(title, width / 2f, 32, 18, SKTextAlign.Center, bold: true);
         }
 

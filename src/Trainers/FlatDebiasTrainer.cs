@@ -19,8 +19,8 @@ namespace MLNet.FlatDebias.Trainers;
 /// <para><b>Defaults and the paper's definition.</b> The defaults come from a measured study of the method's variants
 /// (<c>docs/method-study.md</c>): the empirical trace (true label) of the last layer, whose value singles out the rows a
 /// biased model gets wrong; measured once on the model frozen after a 2-epoch ERM warm-up (as JTT and PGD use a biased
-/// model); epsilon the 0.8 quantile of those traces; and a constrained row's penalty is its loss, whose gradient,
-/// unlike the trace's, does not vanish for a confidently wrong prediction. The paper's exact definition (the
+/// model); epsilon the 0.8 quantile of those traces; at most 8 constrained rows per batch; and a constrained row's
+/// penalty is its loss, whose gradient, unlike the trace's, does not vanish for a confidently wrong prediction. The paper's exact definition (the
 /// model-distribution trace of every parameter, penalised directly, multipliers from the model being trained) is
 /// <see cref="Options.PaperExact"/>; on the study's sets it lowers accuracy and does not raise worst-group accuracy.</para>
 /// <para><b>Input columns</b>: label (key), features (known-size Single vector), optional example weight; the
@@ -37,8 +37,9 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         /// (<see cref="TraceEstimator.Exact"/>) over every trainable parameter (<see cref="TraceScope.Full"/>), the
         /// penalty <c>lambda_i Tr F_i</c> differentiated through everything (<see cref="TraceGradient.Full"/>), and the
         /// multipliers updated from the model being trained (<see cref="TraceReference.TrainedModel"/>), with the
-        /// dual step and cap of the method notes' first measurement (0.1 and 10) and a 1-epoch warm-up. The paper gives
-        /// no epsilon; the 0.8 quantile of the warm-up traces is used. Every other setting is the default.</summary>
+        /// dual step and cap of the method notes' first measurement (0.1 and 10), a 1-epoch warm-up and every row
+        /// constrained. The paper gives no epsilon; the 0.8 quantile of the warm-up traces is used. Every other setting
+        /// is the default.</summary>
         /// <returns>New options; change any setting afterwards.</returns>
         public static Options PaperExact() => new()
         {
@@ -51,6 +52,7 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
             WarmupEpochs = 1,
             DualLearningRate = 0.1,
             MaxDual = 10,
+            TopK = null,
         };
 
         /// <summary>An absolute bound epsilon on every sample's trace, or null (default) to set it from
@@ -89,9 +91,10 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         /// <summary>How the multipliers act: as the penalty's weights (default) or as sampling weights.</summary>
         public MultiplierUse MultiplierUse { get; set; } = TrainerDefaults.Use;
 
-        /// <summary>Constrain only the k largest traces of each batch (null, the default, constrains every row).
-        /// Range: 1 and up.</summary>
-        public int? TopK { get; set; }
+        /// <summary>Constrain only the k largest traces of each batch, or null for every row. Default 8: at most 8 rows of
+        /// a batch carry a penalty, which keeps a few heavily weighted rows from dominating a step. A batch of k rows or
+        /// fewer has every row constrained. Range: 1 and up.</summary>
+        public int? TopK { get; set; } = TrainerDefaults.TopK;
     }
 
     private protected override void ValidateOptions()

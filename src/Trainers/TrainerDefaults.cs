@@ -15,7 +15,7 @@ internal static class TrainerDefaults
     public const double GroupStepSize = 0.01;
 
     // FlatDebias: chosen by the method study (docs/method-study.md) on mean validation worst-group accuracy over
-    // three seeds of the MNIST-built sets ("D-warm2" there). The paper's definition is FlatDebiasTrainer.Options.PaperExact().
+    // three seeds of the MNIST-built sets ("D-warm2-topk8" there). The paper's definition is FlatDebiasTrainer.Options.PaperExact().
     public const TraceScope Scope = TraceScope.Head;
     public const TraceEstimator Estimator = TraceEstimator.Empirical;
     public const TraceGradient Gradient = TraceGradient.Loss;
@@ -25,4 +25,5 @@ internal static class TrainerDefaults
     public const double MaxDual = 50;
     public const TraceReference Reference = TraceReference.WarmupModel;
     public const MultiplierUse Use = MultiplierUse.Penalty;
+    public const int TopK = 8;
 }
