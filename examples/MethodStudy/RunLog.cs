@@ -50,7 +50,7 @@ internal sealed class RunLog
     {
         var runs = new List<RunResult>();
         if (File.Exists(path)) runs.AddRange(File.ReadAllLines(path).Skip(1).Where(l => l.Length > 0).Select(RunResult.FromCsv));
-        else File.WriteAllText(path, RunResult.Header + "\n", Encoding.UTF8);
+        else File.WriteAllText(path, RunResult.Header + "\n", new UTF8Encoding(false));
         return new RunLog(path, runs);
     }
 
@@ -59,6 +59,6 @@ internal sealed class RunLog
     public void Append(RunResult result)
     {
         runs.Add(result);
-        File.AppendAllText(path, result.ToCsv() + "\n", Encoding.UTF8);
+        File.AppendAllText(path, result.ToCsv() + "\n", new UTF8Encoding(false));
     }
 }
