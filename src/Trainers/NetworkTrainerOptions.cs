@@ -110,6 +110,22 @@ public abstract class NetworkTrainerOptions
     /// <summary>How the training features are held in memory. Default <see cref="Trainers.FeatureStorage.Auto"/>.</summary>
     public FeatureStorage FeatureStorage { get; set; } = FeatureStorage.Auto;
 
+    /// <summary>Where the training and validation features are held: in memory, or in a memory-mapped file in
+    /// <see cref="CacheDirectory"/> for sets larger than memory (same batches, same weights). Default
+    /// <see cref="Trainers.FeatureCache.Auto"/>: in memory up to <see cref="MaxInMemoryFeatureBytes"/>.</summary>
+    public FeatureCache FeatureCache { get; set; } = FeatureCache.Auto;
+
+    /// <summary>Under <see cref="Trainers.FeatureCache.Auto"/>, the bytes of features (counted as float32, 4 bytes per
+    /// value, which is what reading holds before storing) that may stay in memory per data set; beyond it they go to a
+    /// file. Default null: half the memory available to the process (<c>GC.GetGCMemoryInfo().TotalAvailableMemoryBytes</c>).
+    /// Range: 0 and up.</summary>
+    public long? MaxInMemoryFeatureBytes { get; set; }
+
+    /// <summary>The folder for feature cache files (<see cref="FeatureCache"/>); created when missing. The files are
+    /// removed when training ends (on Linux and macOS as soon as they are mapped). Default null: the system's temporary
+    /// folder.</summary>
+    public string? CacheDirectory { get; set; }
+
     /// <summary>Rows per step when evaluating the validation set. Default 256. Range: 1 and up.</summary>
     public int EvaluationBatchSize { get; set; } = 256;
 }

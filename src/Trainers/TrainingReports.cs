@@ -55,4 +55,9 @@ public sealed record StepReport(int Epoch, int Step, int StepsPerEpoch, double L
 /// <param name="Epochs">One report per finished epoch.</param>
 /// <param name="SelectedEpoch">The epoch whose weights the model holds.</param>
 /// <param name="Selection">The rule that chose it.</param>
-public sealed record TrainingHistory(IReadOnlyList<EpochReport> Epochs, int SelectedEpoch, ModelSelection Selection);
+public sealed record TrainingHistory(IReadOnlyList<EpochReport> Epochs, int SelectedEpoch, ModelSelection Selection)
+{
+    /// <summary>Whether the training features were held in a memory-mapped file (<see cref="FeatureCache"/>) rather
+    /// than in memory.</summary>
+    public bool FeaturesOnDisk { get; init; }
+}

@@ -12,16 +12,31 @@ namespace MLNet.FlatDebias.Trainers.Engine;
 /// </summary>
 internal static class DataViewTensorReader
 {
-    private const int ChunkRows = 512;
-
     /// <param name="data">The data view.</param>
     /// <param name="layout">Its checked columns.</param>
     /// <param name="storage">How to hold the features.</param>
+    /// <param name="cache">Where: memory, a memory-mapped file, or memory up to <paramref name="budgetBytes"/>.</param>
+    /// <param name="budgetBytes">The in-memory budget for <see cref="FeatureCache.Auto"/>.</param>
+    /// <param name="directory">The folder for the file.</param>
     /// <param name="role">"training" or "validation", for messages.</param>
-    public static TensorDataset Read(IDataView data, ColumnLayout layout, FeatureStorage storage, string role)
+    public static TensorDataset Read(IDataView data, ColumnLayout layout, FeatureStorage storage, FeatureCache cache, long budgetBytes,
+        string directory, string role)
+    {
+        var sink = new FeatureSink(layout.Shape, cache, budgetBytes, directory, role);
+        try
+        {
+            return Read(data, layout, storage, sink, role);
+        }
+        catch
+        {
+            sink.Dispose();
+            throw;
+        }
+    }
+
+    private static TensorDataset Read(IDataView data, ColumnLayout layout, FeatureStorage storage, FeatureSink sink, string role)
     {
         int size = layout.Shape.Size;
-        var chunks = new List<float[]>();
         var labels = new List<long>();
         var weights = layout.Weight is null ? null : new List<float>();
         bool allBytes = true;
@@ -34,21 +49,13 @@ internal static class DataViewTensorReader
             var labelGetter = KeyColumn.IndexGetter(cursor, layout.Label);
             Func<float>? weightGetter = layout.Weight is DataViewSchema.Column wc ? WeightGetter(cursor, wc) : null;
             VBuffer<float> buffer = default;
-            float[]? chunk = null;
-            int inChunk = 0;
             while (cursor.MoveNext())
             {
                 long row = cursor.Position;
                 featureGetter(ref buffer);
                 if (buffer.Length != size)
                     throw new InvalidOperationException($"Row {row} of the {role} data has {buffer.Length} values in the feature column '{layout.Features.Name}'; expected {size} ({layout.Shape}).");
-                if (chunk is null || inChunk == ChunkRows)
-                {
-                    chunk = new float[ChunkRows * (long)size > int.MaxValue ? throw new InvalidOperationException("Images too large.") : ChunkRows * size];
-                    chunks.Add(chunk);
-                    inChunk = 0;
-                }
-                var target = chunk.AsSpan(inChunk * size, size);
+                var target = sink.NextRow();
                 buffer.CopyTo(target);
                 for (int i = 0; i < size; i++)
                 {
@@ -57,7 +64,6 @@ internal static class DataViewTensorReader
                         throw new InvalidOperationException($"Row {row} of the {role} data has a non-finite value ({v}) at index {i} of the feature column '{layout.Features.Name}'. Features must be finite.");
                     if (allBytes && (v < 0 || v > 1 || MathF.Abs(v * 255f - MathF.Round(v * 255f)) > 1e-3f)) allBytes = false;
                 }
-                inChunk++;
 
                 int label = labelGetter();
                 if (label == KeyColumn.Missing)
@@ -91,26 +97,10 @@ internal static class DataViewTensorReader
                 $"FeatureStorage.UInt8 needs every value of the feature column '{layout.Features.Name}' to be a multiple of 1/255 in [0, 1]; use Float32 or Float16."),
             _ => storage,
         };
-        var features = Stack(chunks, labels.Count, layout.Shape, chosen);
+        bool onDisk = sink.OnDisk;
+        var features = sink.Finish(chosen);
         return new TensorDataset(features, chosen == FeatureStorage.UInt8 ? 1f / 255f : 1f, layout.Shape, labels.ToArray(),
-            layout.Classes.Count, groups, groupNames, weights?.ToArray());
-    }
-
-    private static Tensor Stack(List<float[]> chunks, int rows, Networks.ImageShape shape, FeatureStorage storage)
-    {
-        var dtype = storage switch { FeatureStorage.UInt8 => ScalarType.Byte, FeatureStorage.Float16 => ScalarType.Float16, _ => ScalarType.Float32 };
-        var result = empty([rows, shape.Channels, shape.Height, shape.Width], dtype);
-        long done = 0;
-        foreach (var chunk in chunks)
-        {
-            using var scope = NewDisposeScope();
-            long count = Math.Min(ChunkRows, rows - done);
-            var values = tensor(chunk, [ChunkRows, shape.Channels, shape.Height, shape.Width])[TensorIndex.Slice(0, count)];
-            if (storage == FeatureStorage.UInt8) values = (values * 255f).round();
-            result[TensorIndex.Slice(done, done + count)] = values.to(dtype);
-            done += count;
-        }
-        return result;
+            layout.Classes.Count, groups, groupNames, weights?.ToArray(), onDisk, sink);
     }
 
     private static Func<float> WeightGetter(DataViewRow row, DataViewSchema.Column column)

@@ -4,15 +4,19 @@ using static TorchSharp.torch;
 namespace MLNet.FlatDebias.Trainers.Engine;
 
 /// <summary>
-/// A data view materialised once into tensors on the CPU: features in their storage type, labels (zero-based
+/// A data view materialised once into tensors on the CPU (in memory or memory-mapped from a file): features in their storage type, labels (zero-based
 /// class indices), optional groups and weights. Row <c>i</c> is the data view's <c>i</c>-th row, a stable index
 /// across epochs.
 /// </summary>
 internal sealed class TensorDataset : IDisposable
 {
+    private readonly IDisposable? storage;
+
     public TensorDataset(Tensor features, float storageScale, ImageShape shape, long[] labels, int classCount,
-        int[]? groups, IReadOnlyList<string>? groupNames, float[]? weights)
+        int[]? groups, IReadOnlyList<string>? groupNames, float[]? weights, bool onDisk = false, IDisposable? storage = null)
     {
+        OnDisk = onDisk;
+        this.storage = storage;
         Features = features;
         StorageScale = storageScale;
         Shape = shape;
@@ -43,6 +47,9 @@ internal sealed class TensorDataset : IDisposable
     public float[]? Weights { get; }
 
     public int Count => Labels.Length;
+
+    /// <summary>Whether <see cref="Features"/> is a memory-mapped file rather than memory.</summary>
+    public bool OnDisk { get; }
 
     /// <summary>The features of the given rows as float32 on <paramref name="device"/>.</summary>
     public Tensor FeatureBatch(long[] rows, Device device)
@@ -77,5 +84,9 @@ internal sealed class TensorDataset : IDisposable
         return tensor(values, device: device);
     }
 
-    public void Dispose() => Features.Dispose();
+    public void Dispose()
+    {
+        Features.Dispose();
+        storage?.Dispose();
+    }
 }
