@@ -123,7 +123,7 @@ public abstract class NetworkTrainerOptions
 
     /// <summary>The folder for feature cache files (<see cref="FeatureCache"/>); created when missing. The files are
     /// removed when training ends (on Linux and macOS as soon as they are mapped). Default null: the system's temporary
-    /// folder.</summary>
+    /// folder; where that is a RAM disk (<c>/tmp</c> as tmpfs), name a folder on a disk.</summary>
     public string? CacheDirectory { get; set; }
 
     /// <summary>Rows per step when evaluating the validation set. Default 256. Range: 1 and up.</summary>
