@@ -75,7 +75,8 @@ internal sealed class FeatureSink : IDisposable
         spill = null;
         string path = spillPath!;
         if (dtype != ScalarType.Float32) path = Convert(path, dtype);
-        var mapped = from_file(path, shared: true, size: (long)Count * shape.Size, dtype: dtype).view(dims);
+        using var flat = from_file(path, shared: true, size: (long)Count * shape.Size, dtype: dtype);
+        var mapped = flat.view(dims); // shares the mapping; the flat handle goes now, so disposing this one unmaps
         // On Linux and macOS the mapping outlives the name: remove the file now, so nothing is left behind even if
         // the process is killed. Where a mapped file cannot be removed (Windows), Dispose removes it.
         TryDelete(path);
