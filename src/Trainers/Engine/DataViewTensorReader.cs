@@ -97,10 +97,9 @@ internal static class DataViewTensorReader
                 $"FeatureStorage.UInt8 needs every value of the feature column '{layout.Features.Name}' to be a multiple of 1/255 in [0, 1]; use Float32 or Float16."),
             _ => storage,
         };
-        bool onDisk = sink.OnDisk;
         var features = sink.Finish(chosen);
         return new TensorDataset(features, chosen == FeatureStorage.UInt8 ? 1f / 255f : 1f, layout.Shape, labels.ToArray(),
-            layout.Classes.Count, groups, groupNames, weights?.ToArray(), onDisk, sink);
+            layout.Classes.Count, groups, groupNames, weights?.ToArray(), sink.OnDisk, sink);
     }
 
     private static Func<float> WeightGetter(DataViewRow row, DataViewSchema.Column column)

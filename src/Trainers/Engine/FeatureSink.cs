@@ -11,7 +11,8 @@ namespace MLNet.FlatDebias.Trainers.Engine;
 /// </summary>
 internal sealed class FeatureSink : IDisposable
 {
-    private const int ChunkRows = 512;
+    /// <summary>Rows per chunk: up to 512, fewer for large images so a chunk stays near 64 MB.</summary>
+    private readonly int chunkRows;
 
     private readonly ImageShape shape;
     private readonly FeatureCache cache;
@@ -37,24 +38,23 @@ internal sealed class FeatureSink : IDisposable
         this.budgetBytes = budgetBytes;
         this.directory = directory;
         this.role = role;
-        if ((long)ChunkRows * shape.Size > int.MaxValue)
-            throw new InvalidOperationException($"Images of shape {shape} are too large: one row has {shape.Size} values.");
+        chunkRows = (int)Math.Clamp((64L << 20) / sizeof(float) / Math.Max(1, shape.Size), 1, 512);
         if (cache == FeatureCache.Disk) StartSpill();
     }
 
     /// <summary>Rows received so far.</summary>
     public int Count { get; private set; }
 
-    /// <summary>Whether the rows are going to the file.</summary>
-    public bool OnDisk => spill is not null;
+    /// <summary>Whether the rows went to the file (final once <see cref="Finish"/> has run).</summary>
+    public bool OnDisk { get; private set; }
 
     /// <summary>A slot for the next row's <c>C*H*W</c> values; the caller fills it before the next call.</summary>
     public Span<float> NextRow()
     {
-        if (chunk is null || inChunk == ChunkRows)
+        if (chunk is not null && inChunk == chunkRows) Flush();
+        if (chunk is null)
         {
-            Flush();
-            chunk = new float[ChunkRows * shape.Size];
+            chunk = new float[chunkRows * shape.Size];
             inChunk = 0;
         }
         Count++;
@@ -94,15 +94,22 @@ internal sealed class FeatureSink : IDisposable
     private void Flush()
     {
         if (chunk is null || inChunk == 0) return;
-        if (spill is null && cache == FeatureCache.Auto && (long)(chunks.Count + 1) * ChunkRows * shape.Size * sizeof(float) > budgetBytes)
+        if (spill is null && cache == FeatureCache.Auto && (long)(chunks.Count + 1) * chunkRows * shape.Size * sizeof(float) > budgetBytes)
         {
             StartSpill();
-            foreach (var c in chunks) Write(c, ChunkRows);
+            foreach (var c in chunks) Write(c, chunkRows);
             chunks.Clear();
         }
-        if (spill is not null) Write(chunk, inChunk);
-        else chunks.Add(chunk);
-        if (spill is not null || inChunk == ChunkRows) chunk = null;
+        if (spill is not null)
+        {
+            Write(chunk, inChunk); // the chunk's array is reused for the next rows
+            inChunk = 0;
+        }
+        else
+        {
+            chunks.Add(chunk);
+            chunk = null;
+        }
     }
 
     private void Write(float[] values, int rows)
@@ -131,6 +138,7 @@ internal sealed class FeatureSink : IDisposable
         }
         spillPath = path;
         files.Add(path);
+        OnDisk = true;
     }
 
     private Tensor StackInMemory(long[] dims, ScalarType dtype)
@@ -140,8 +148,8 @@ internal sealed class FeatureSink : IDisposable
         foreach (var c in chunks)
         {
             using var scope = NewDisposeScope();
-            long count = Math.Min(ChunkRows, Count - done);
-            var values = tensor(c, [ChunkRows, shape.Channels, shape.Height, shape.Width])[TensorIndex.Slice(0, count)];
+            long count = Math.Min(chunkRows, Count - done);
+            var values = tensor(c, [chunkRows, shape.Channels, shape.Height, shape.Width])[TensorIndex.Slice(0, count)];
             result[TensorIndex.Slice(done, done + count)] = ToStorage(values, dtype);
             done += count;
         }
@@ -158,14 +166,14 @@ internal sealed class FeatureSink : IDisposable
         {
             using var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
             using var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 20);
-            var buffer = new float[ChunkRows * shape.Size];
+            var buffer = new float[chunkRows * shape.Size];
             var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(buffer.AsSpan());
-            for (long done = 0; done < Count; done += ChunkRows)
+            for (long done = 0; done < Count; done += chunkRows)
             {
-                int rows = (int)Math.Min(ChunkRows, Count - done);
+                int rows = (int)Math.Min(chunkRows, Count - done);
                 input.ReadExactly(bytes[..(rows * shape.Size * sizeof(float))]);
                 using var scope = NewDisposeScope();
-                var converted = ToStorage(tensor(buffer, [ChunkRows * (long)shape.Size])[TensorIndex.Slice(0, rows * (long)shape.Size)], dtype).contiguous();
+                var converted = ToStorage(tensor(buffer, [chunkRows * (long)shape.Size])[TensorIndex.Slice(0, rows * (long)shape.Size)], dtype).contiguous();
                 output.Write(converted.bytes);
             }
         }

@@ -51,16 +51,23 @@ public sealed class FeatureCacheTests
         // Auto with a budget smaller than one chunk: starts in memory, moves to the file at the first chunk.
         using var spilled = ml.MulticlassClassification.Trainers.Erm(Options(storage, FeatureCache.Auto, folder.Path, budget: 1000)).Fit(train, validation);
         AssertUnmapped(folder.Path);
+        // Auto with a budget of exactly one full chunk (512 rows as float32): the first chunk stays in memory, the last
+        // one passes the budget, and both go to the file.
+        long oneChunk = 512L * 3 * BiasedShapes.Size * BiasedShapes.Size * sizeof(float);
+        using var spilledLate = ml.MulticlassClassification.Trainers.Erm(Options(storage, FeatureCache.Auto, folder.Path, budget: oneChunk)).Fit(train, validation);
+        AssertUnmapped(folder.Path);
         using var auto = ml.MulticlassClassification.Trainers.Erm(Options(storage, FeatureCache.Auto, folder.Path)).Fit(train, validation);
 
         Assert.False(inMemory.History.FeaturesOnDisk);
         Assert.True(onDisk.History.FeaturesOnDisk);
         Assert.True(spilled.History.FeaturesOnDisk);
+        Assert.True(spilledLate.History.FeaturesOnDisk);
         Assert.False(auto.History.FeaturesOnDisk);
 
         var expected = Scores(ml, inMemory, test);
         Assert.Equal(expected, Scores(ml, onDisk, test));
         Assert.Equal(expected, Scores(ml, spilled, test));
+        Assert.Equal(expected, Scores(ml, spilledLate, test));
         Assert.Equal(expected, Scores(ml, auto, test));
         Assert.Equal(inMemory.History.Epochs.Select(e => e.TrainingLoss), onDisk.History.Epochs.Select(e => e.TrainingLoss));
         Assert.Equal(inMemory.History.Epochs.Select(e => e.ValidationWorstGroupAccuracy), onDisk.History.Epochs.Select(e => e.ValidationWorstGroupAccuracy));
