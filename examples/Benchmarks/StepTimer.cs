@@ -5,19 +5,7 @@ namespace MLNet.FlatDebias.Benchmarks;
 /// <summary>Times a repeated action: one untimed warm-up call, then the median of the timed calls.</summary>
 internal static class StepTimer
 {
-    public static double MedianSeconds(Action step, int repetitions)
-    {
-        step();
-        var times = new double[repetitions];
-        for (int i = 0; i < repetitions; i++)
-        {
-            var watch = Stopwatch.StartNew();
-            step();
-            times[i] = watch.Elapsed.TotalSeconds;
-        }
-        Array.Sort(times);
-        return times[repetitions / 2];
-    }
+    public static double MedianSeconds(Action step, int repetitions) => InterleavedMedianSeconds([step], repetitions, [repetitions])[0];
 
     /// <summary>Times several actions in rounds (one call of each per round, after one untimed warm-up call of each), so
     /// that a slow spell of a noisy machine falls on all of them alike; returns each action's median.</summary>

@@ -53,11 +53,7 @@ public sealed class ColoredMnistExampleTests
         var error = new StringWriter();
         int code = ColoredMnistExample.Run([.. args, "--output", folder.Path], output, error);
 
-        Assert.Equal(2, code);
-        var line = error.ToString().TrimEnd();
-        Assert.DoesNotContain('\n', line);
-        Assert.StartsWith("error: ", line);
-        Assert.DoesNotContain(" at ", line);
+        ExampleRun.AssertOneLineError(code, error.ToString());
         Assert.DoesNotContain("error", output.ToString());
     }
 }

@@ -38,5 +38,16 @@ internal sealed class ExampleRun : IDisposable
     /// <summary>Loads a saved model as a user would.</summary>
     public ITransformer LoadModel(string file, out DataViewSchema schema) => new MLContext().Model.Load(Folder.Combine(file), out schema);
 
+    /// <summary>A program's answer to a bad command line: exit code 2 and one line on its error stream, starting with
+    /// <c>error: </c>, without a stack trace.</summary>
+    public static void AssertOneLineError(int exitCode, string error)
+    {
+        Assert.Equal(2, exitCode);
+        var line = error.TrimEnd();
+        Assert.DoesNotContain('\n', line);
+        Assert.StartsWith("error: ", line);
+        Assert.DoesNotContain(" at ", line);
+    }
+
     public void Dispose() => Folder.Dispose();
 }

@@ -72,11 +72,7 @@ public sealed class WaterbirdsExampleTests
         var error = new StringWriter();
         int code = WaterbirdsExample.Run(args, output, error);
 
-        Assert.Equal(2, code);
-        var line = error.ToString().TrimEnd();
-        Assert.DoesNotContain('\n', line);
-        Assert.StartsWith("error: ", line);
-        Assert.DoesNotContain(" at ", line);
+        ExampleRun.AssertOneLineError(code, error.ToString());
         Assert.DoesNotContain("error", output.ToString());
     }
 
