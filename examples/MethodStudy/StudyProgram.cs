@@ -79,7 +79,7 @@ public static class StudyProgram
             StudyCharts.Write(existing.All, outFolder);
             return 0;
         }
-        TorchSharp.torch.set_num_threads(threads);
+        MLNet.FlatDebias.Trainers.TorchRuntime.SetNumberOfThreads(threads);
         Directory.CreateDirectory(outFolder);
         var ml = new MLContext(0);
         var mnist = MnistDataset.Load(mnistFolder);

@@ -50,6 +50,10 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         if (TrainerOptions.ModelSelection != ModelSelection.LastEpoch && validationData is null)
             throw new ArgumentException($"ModelSelection {TrainerOptions.ModelSelection} needs a validation set: set ValidationSet or call Fit(train, validation).", nameof(validationData));
 
+        // An empty view is the cause to name first: its label key (MapValueToKey over no rows) has no values either,
+        // and the column check would blame the key type.
+        RequireRows(trainData, "training");
+        if (validationData is not null) RequireRows(validationData, "validation");
         var layout = ColumnLayout.Check(trainData.Schema, TrainerOptions, RequiresTrainingGroups);
         ColumnLayout? validationLayout = null;
         if (validationData is not null)
@@ -58,6 +62,7 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         }
 
         TorchRuntime.EnsureLoaded();
+        if (TrainerOptions.NumberOfThreads is int threads) TorchRuntime.SetNumberOfThreads(threads);
         var device = TorchRuntime.ResolveDevice(TrainerOptions.Device, TrainerOptions.FallbackToCpu);
 
         // Training groups are read only when the objective uses them: FlatDebias and ERM never see them.
@@ -171,6 +176,7 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         Require(o.WeightDecay >= 0 && double.IsFinite(o.WeightDecay), nameof(o.WeightDecay), o.WeightDecay, "must be >= 0 and finite");
         Require(o.EvaluationBatchSize >= 1, nameof(o.EvaluationBatchSize), o.EvaluationBatchSize, "must be >= 1");
         Require(o.CheckpointsToKeep >= 1, nameof(o.CheckpointsToKeep), o.CheckpointsToKeep, "must be >= 1");
+        Require(o.NumberOfThreads is null or >= 1, nameof(o.NumberOfThreads), o.NumberOfThreads, "must be >= 1 when set");
         Require(o.NetworkWidth is null or >= 1, nameof(o.NetworkWidth), o.NetworkWidth, "must be >= 1 when set");
         Require(Enum.IsDefined(o.Network), nameof(o.Network), o.Network, $"is not a known network; expected one of {string.Join(", ", Enum.GetNames<NetworkKind>())}");
         Require(Enum.IsDefined(o.Optimizer), nameof(o.Optimizer), o.Optimizer, "is not a known optimiser");
@@ -205,6 +211,22 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         if (layout.Classes.Count != training.Classes.Count)
             throw SchemaGuard.Mismatch("label", layout.Label.Name, $"Key with {training.Classes.Count} classes, as in the training data", SchemaGuard.Describe(layout.Label.Type));
         return layout;
+    }
+
+    /// <summary>Throws when <paramref name="data"/> has no rows (counted without reading any column).</summary>
+    private void RequireRows(IDataView data, string role)
+    {
+        bool any;
+        if (data.GetRowCount() is long count) any = count > 0;
+        else
+        {
+            using var cursor = data.GetRowCursor([]);
+            any = cursor.MoveNext();
+        }
+        if (!any)
+            throw new InvalidOperationException(
+                $"The {role} data view has no rows: Fit needs rows of at least two classes in the label column '{TrainerOptions.LabelColumnName}'. " +
+                "Check the filter or split that produced it.");
     }
 
     private void CheckData(TensorDataset training, TensorDataset? validation)

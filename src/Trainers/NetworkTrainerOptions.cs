@@ -67,6 +67,11 @@ public abstract class NetworkTrainerOptions
     /// gives the same model. Default 0.</summary>
     public int Seed { get; set; }
 
+    /// <summary>libtorch's intra-op threads, set for the whole process at the start of <c>Fit</c>
+    /// (<see cref="TorchRuntime.SetNumberOfThreads"/>), or null (default) to leave libtorch's setting (one per core, or
+    /// <c>OMP_NUM_THREADS</c>). Range: 1 and up. Results depend on it: the same seed repeats at the same thread count.</summary>
+    public int? NumberOfThreads { get; set; }
+
     /// <summary>Where to train. Default <see cref="TrainingDevice.Auto"/> (CUDA when available).</summary>
     public TrainingDevice Device { get; set; } = TrainingDevice.Auto;
 

@@ -38,6 +38,51 @@ public static class TorchRuntime
     }
 
     /// <summary>
+    /// Where the OpenMP wait policy of libtorch's threads came from. The library sets <c>OMP_WAIT_POLICY=PASSIVE</c>
+    /// in the native environment when it is first used, before libtorch loads, unless the process already has the
+    /// variable: idle threads then sleep instead of spinning, which keeps training fast beside other busy processes
+    /// (spinning threads made epochs 2.7-10x slower here) and leaves results unchanged.
+    /// </summary>
+    /// <remarks>
+    /// It cannot take effect when the application called TorchSharp itself before its first use of this library
+    /// (<see cref="OpenMpWaitPolicySource.TooLate"/>): set <c>OMP_WAIT_POLICY=PASSIVE</c> in the environment that starts
+    /// the process, or touch this library first (for example read this property). To keep the library from setting
+    /// it, set the variable yourself (any value OpenMP accepts, e.g. <c>ACTIVE</c>) or turn on the AppContext switch
+    /// <c>MLNet.FlatDebias.KeepOpenMpWaitPolicy</c>.
+    /// </remarks>
+    public static OpenMpWaitPolicySource OpenMpWaitPolicySource => OpenMpWaitPolicy.Source;
+
+    /// <summary>The value of <c>OMP_WAIT_POLICY</c> in the native environment, which OpenMP reads when libtorch loads
+    /// (on Linux and macOS this can differ from <see cref="Environment.GetEnvironmentVariable(string)"/>), or null.</summary>
+    public static string? OpenMpWaitPolicyValue => OpenMpWaitPolicy.NativeValue();
+
+    /// <summary>
+    /// Sets the number of threads libtorch uses inside one operation (its intra-op pool) for the whole process, as
+    /// <c>torch.set_num_threads</c>. libtorch's default is one per core; <see cref="NetworkTrainerOptions.NumberOfThreads"/>
+    /// calls this at the start of <c>Fit</c>. Results depend on the thread count (summation order), so a run that must
+    /// repeat another should use the same count. The environment variable <c>OMP_NUM_THREADS</c>, set before the
+    /// process starts, sets the default too.
+    /// </summary>
+    /// <param name="threads">Threads, 1 and up.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is below 1.</exception>
+    public static void SetNumberOfThreads(int threads)
+    {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, $"The number of threads must be >= 1; got {threads}.");
+        EnsureLoaded();
+        set_num_threads(threads);
+    }
+
+    /// <summary>The number of threads libtorch uses inside one operation now.</summary>
+    public static int NumberOfThreads
+    {
+        get
+        {
+            EnsureLoaded();
+            return get_num_threads();
+        }
+    }
+
+    /// <summary>
     /// Explains why TorchSharp's native library would not load from an application folder: no libtorch
     /// backend copied there, or a <c>libLibTorchSharp.so</c> that needs a newer libstdc++ than the system has.
     /// </summary>

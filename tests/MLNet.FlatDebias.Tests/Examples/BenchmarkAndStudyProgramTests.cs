@@ -23,12 +23,15 @@ public sealed class BenchmarkAndStudyProgramTests
         string text = output.ToString();
 
         Assert.True(code == 0, text);
-        foreach (var header in new[] { "## Training step", "## FlatDebias step cost", "## Preprocessing", "## Feature cache" })
+        foreach (var header in new[] { "## Training step", "## FlatDebias step cost", "## Preprocessing", "## Feature cache", "## OpenMP wait policy" })
             Assert.Contains(header, text);
         var lines = text.Split('\n', StringSplitOptions.TrimEntries);
         AssertMeasuredNumbers(lines.Single(l => l.StartsWith("ResNet18 ", StringComparison.Ordinal)), 3);
         AssertMeasuredNumbers(lines.Single(l => l.StartsWith("SmallCnn", StringComparison.Ordinal) && l.Contains("Empirical", StringComparison.Ordinal)), 7);
         AssertMeasuredNumbers(lines.Single(l => l.StartsWith("Disk ", StringComparison.Ordinal)), 4);
+        AssertMeasuredNumbers(lines.Single(l => l.StartsWith("without (libtorch default), beside", StringComparison.Ordinal)), 2);
+        Assert.Contains(lines, l => l.StartsWith("library setting (PASSIVE), alone", StringComparison.Ordinal) && l.EndsWith("PASSIVE", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("ratio beside/alone: PASSIVE ", StringComparison.Ordinal));
     }
 
     [Theory]

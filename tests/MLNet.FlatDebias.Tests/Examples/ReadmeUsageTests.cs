@@ -54,7 +54,7 @@ public sealed class ReadmeUsageTests
             Assert.Equal(3, epochs.Count);
             Assert.Equal(2, Directory.GetFiles("checkpoints", "*.fdck").Length); // the newest two are kept
             var reloaded = new MLContext().Model.Load("flatdebias.zip", out _);
-            Assert.Equal(metrics.Overall.MicroAccuracy, new MLContext().MulticlassClassification.Evaluate(reloaded.Transform(test)).MicroAccuracy, 6);
+            Assert.Equal(metrics.Overall.MicroAccuracy, new MLContext().MulticlassClassification.Evaluate(reloaded.Transform(test)).MicroAccuracy, Tolerance.CountRatio); // the same predictions counted twice
         }
         finally
         {

@@ -99,6 +99,21 @@ public sealed class TrainerBadInputTests
     }
 
     [Fact]
+    public void An_empty_data_view_through_MapValueToKey_is_named_as_having_no_rows()
+    {
+        // MapValueToKey fitted on no rows gives a label key with no values: the cause to report is the missing rows,
+        // not the key type.
+        var rows = ml.Data.LoadFromEnumerable(new List<BiasedShapes.Row>());
+        var empty = ml.Transforms.Conversion.MapValueToKey("Label").Fit(rows).Transform(rows);
+        Assert.Equal(1UL, ((KeyDataViewType)empty.Schema["Label"].Type).Count); // Key<UInt32, 0-0>: fewer than the two classes the label check asks for
+        var e = Fails<InvalidOperationException>(() => ml.MulticlassClassification.Trainers.Erm(Options(new ErmTrainer.Options())).Fit(empty),
+            "training data view has no rows", "label column 'Label'");
+        Assert.DoesNotContain("Schema mismatch", e.Message);
+        Fails<InvalidOperationException>(() => ml.MulticlassClassification.Trainers.Erm(Options(new ErmTrainer.Options())).Fit(Good(), empty),
+            "validation data view has no rows");
+    }
+
+    [Fact]
     public void A_validation_group_the_training_column_does_not_know_is_named()
     {
         var validationRows = BiasedShapes.Groups(4, 45);
@@ -132,6 +147,7 @@ public sealed class TrainerBadInputTests
         Check(o => o.Momentum = 1, "Momentum");
         Check(o => o.Network = (NetworkKind)17, "Network");
         Check(o => o.TopK = 0, "TopK");
+        Check(o => o.NumberOfThreads = 0, "NumberOfThreads");
         Check(o => { o.NumberOfEpochs = 3; o.WarmupEpochs = 3; }, "WarmupEpochs");
         var dro = Options(new GroupDroTrainer.Options { GroupStepSize = -1 });
         Assert.Equal("GroupStepSize", Assert.Throws<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.GroupDro(dro).Fit(Good())).ParamName);

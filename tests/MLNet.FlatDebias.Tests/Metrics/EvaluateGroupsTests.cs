@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Tests.Infrastructure;
 using Microsoft.ML;
 using static MLNet.FlatDebias.Tests.Metrics.MetricsTestData;
 
@@ -5,7 +6,6 @@ namespace MLNet.FlatDebias.Tests.Metrics;
 
 public sealed class EvaluateGroupsTests
 {
-    private const int Precision = 12;
     private readonly MLContext mlContext = new(seed: 0);
 
     [Fact]
@@ -18,7 +18,7 @@ public sealed class EvaluateGroupsTests
         {
             var row = metrics.ByGroup[g];
             Assert.Equal(Count(i => Groups[i] == g), row.RowCount);
-            Assert.Equal(Accuracy(i => Groups[i] == g), row.Accuracy, Precision);
+            Assert.Equal(Accuracy(i => Groups[i] == g), row.Accuracy, Tolerance.CountRatio);
         }
     }
 
@@ -36,7 +36,7 @@ public sealed class EvaluateGroupsTests
                 if (Count(i => Groups[i] == group && Labels[i] == label) == 0)
                     Assert.False(perClass.ContainsKey(label.ToString()), $"class {label} has no row in group {GroupNames[g]}");
                 else
-                    Assert.Equal(Accuracy(i => Groups[i] == group && Labels[i] == label), perClass[label.ToString()], Precision);
+                    Assert.Equal(Accuracy(i => Groups[i] == group && Labels[i] == label), perClass[label.ToString()], Tolerance.CountRatio);
             }
         Assert.DoesNotContain("1", metrics.ByGroup[3].PerClassAccuracy.Keys);
         Assert.Equal(["0", "2"], metrics.ByGroup[3].PerClassAccuracy.Keys);
@@ -49,16 +49,16 @@ public sealed class EvaluateGroupsTests
 
         var groupAccuracies = Enumerable.Range(0, GroupNames.Length).Select(g => Accuracy(i => Groups[i] == g)).ToArray();
         int worst = Array.IndexOf(groupAccuracies, groupAccuracies.Min());
-        Assert.Equal(groupAccuracies.Min(), metrics.WorstGroupAccuracy, Precision);
+        Assert.Equal(groupAccuracies.Min(), metrics.WorstGroupAccuracy, Tolerance.CountRatio);
         Assert.Equal(GroupNames[worst], metrics.WorstGroup);
-        Assert.Equal(groupAccuracies.Average(), metrics.MeanGroupAccuracy, Precision);
-        Assert.Equal(Accuracy(_ => true), metrics.AverageAccuracy, Precision);
-        Assert.NotEqual(metrics.AverageAccuracy, metrics.MeanGroupAccuracy, Precision);
+        Assert.Equal(groupAccuracies.Average(), metrics.MeanGroupAccuracy, Tolerance.CountRatio);
+        Assert.Equal(Accuracy(_ => true), metrics.AverageAccuracy, Tolerance.CountRatio);
+        Assert.True(Math.Abs(metrics.AverageAccuracy - metrics.MeanGroupAccuracy) > 1e-3, "the pooled and the group-mean accuracy differ on this set");
 
         var classAccuracies = Enumerable.Range(0, ClassCount).Select(c => Accuracy(i => Labels[i] == c)).ToArray();
-        Assert.Equal(classAccuracies.Min(), metrics.WorstClassAccuracy, Precision);
+        Assert.Equal(classAccuracies.Min(), metrics.WorstClassAccuracy, Tolerance.CountRatio);
         Assert.Equal(Array.IndexOf(classAccuracies, classAccuracies.Min()).ToString(), metrics.WorstClass);
-        for (int c = 0; c < ClassCount; c++) Assert.Equal(classAccuracies[c], metrics.PerClassAccuracy[c.ToString()], Precision);
+        for (int c = 0; c < ClassCount; c++) Assert.Equal(classAccuracies[c], metrics.PerClassAccuracy[c.ToString()], Tolerance.CountRatio);
 
         Assert.Null(metrics.AdjustedAverageAccuracy);
         Assert.Null(metrics.GroupWeights);
@@ -75,9 +75,9 @@ public sealed class EvaluateGroupsTests
         Assert.Equal([6, 6, 8, 6], metrics.ByGroup.Select(g => g.RowCount));
         Assert.Equal([3, 4, 7, 4], metrics.ByGroup.Select(g => g.CorrectCount));
         Assert.Equal("landbird/land", metrics.WorstGroup);
-        Assert.Equal(0.5, metrics.WorstGroupAccuracy, Precision);
-        Assert.Equal((3.0 / 6 + 4.0 / 6 + 7.0 / 8 + 4.0 / 6) / 4, metrics.MeanGroupAccuracy, Precision);
-        Assert.Equal(18.0 / 26, metrics.AverageAccuracy, Precision);
+        Assert.Equal(0.5, metrics.WorstGroupAccuracy, Tolerance.CountRatio);
+        Assert.Equal((3.0 / 6 + 4.0 / 6 + 7.0 / 8 + 4.0 / 6) / 4, metrics.MeanGroupAccuracy, Tolerance.CountRatio);
+        Assert.Equal(18.0 / 26, metrics.AverageAccuracy, Tolerance.CountRatio);
     }
 
     [Fact]
@@ -87,14 +87,14 @@ public sealed class EvaluateGroupsTests
         var metrics = mlContext.MulticlassClassification.EvaluateGroups(data);
         var expected = mlContext.MulticlassClassification.Evaluate(data);
 
-        Assert.Equal(expected.MicroAccuracy, metrics.Overall.MicroAccuracy, Precision);
-        Assert.Equal(expected.MacroAccuracy, metrics.Overall.MacroAccuracy, Precision);
-        Assert.Equal(expected.LogLoss, metrics.Overall.LogLoss, Precision);
-        Assert.Equal(expected.LogLossReduction, metrics.Overall.LogLossReduction, Precision);
+        Assert.Equal(expected.MicroAccuracy, metrics.Overall.MicroAccuracy, Tolerance.CountRatio);
+        Assert.Equal(expected.MacroAccuracy, metrics.Overall.MacroAccuracy, Tolerance.CountRatio);
+        Assert.Equal(expected.LogLoss, metrics.Overall.LogLoss, Tolerance.CountRatio);
+        Assert.Equal(expected.LogLossReduction, metrics.Overall.LogLossReduction, Tolerance.CountRatio);
         Assert.Equal(expected.PerClassLogLoss, metrics.Overall.PerClassLogLoss);
         Assert.Equal(expected.ConfusionMatrix.Counts, metrics.Overall.ConfusionMatrix.Counts);
         // The scores' arg-max is the predicted label here, so ML.NET's micro accuracy is our average accuracy.
-        Assert.Equal(metrics.Overall.MicroAccuracy, metrics.AverageAccuracy, Precision);
+        Assert.Equal(metrics.Overall.MicroAccuracy, metrics.AverageAccuracy, Tolerance.CountRatio);
     }
 
     [Fact]
@@ -124,7 +124,7 @@ public sealed class EvaluateGroupsTests
 
         Assert.Equal(ClassTexts, metrics.ClassNames);
         Assert.Equal(["c0", "c2"], metrics.ByGroup[3].PerClassAccuracy.Keys);
-        Assert.Equal(Accuracy(i => Groups[i] == 3 && Labels[i] == 2), metrics.ByGroup[3].PerClassAccuracy["c2"], Precision);
+        Assert.Equal(Accuracy(i => Groups[i] == 3 && Labels[i] == 2), metrics.ByGroup[3].PerClassAccuracy["c2"], Tolerance.CountRatio);
         Assert.Contains("(per class:     c0      c1      c2)", metrics.ToString());
     }
 }

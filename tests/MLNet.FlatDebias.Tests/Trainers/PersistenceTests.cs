@@ -35,7 +35,7 @@ public sealed class PersistenceTests
         var torchScores = TorchScores(model, test);
         for (int i = 0; i < scoresBefore.Length; i++)
             for (int c = 0; c < 2; c++)
-                Assert.Equal(torchScores[i][c], scoresBefore[i][c], 4);
+                Assert.Equal(torchScores[i][c], scoresBefore[i][c], Tolerance.OnnxVsTorchProbability);
 
         using var folder = new TempFolder();
         var first = Path.Combine(folder.Path, "a", "model.zip");
@@ -55,11 +55,11 @@ public sealed class PersistenceTests
         Assert.Equal(labelsBefore, after.GetColumn<uint>("PredictedLabel").ToArray());
         for (int i = 0; i < scoresBefore.Length; i++)
             for (int c = 0; c < 2; c++)
-                Assert.True(Math.Abs(scoresBefore[i][c] - scoresAfter[i][c]) <= 1e-5, $"row {i} class {c}");
+                Assert.True(Math.Abs(scoresBefore[i][c] - scoresAfter[i][c]) <= Tolerance.OnnxVsTorchProbability, $"row {i} class {c}");
 
         var metricsAfter = fresh.MulticlassClassification.Evaluate(after);
         Assert.Equal(metricsBefore.MicroAccuracy, metricsAfter.MicroAccuracy);
-        Assert.Equal(metricsBefore.LogLoss, metricsAfter.LogLoss, 6);
+        Assert.Equal(metricsBefore.LogLoss, metricsAfter.LogLoss, 1e-6); // the same ONNX graph on the same rows; one changed score would move it by more
         var groupsAfter = fresh.MulticlassClassification.EvaluateGroups(after);
         Assert.Equal(groupsBefore.WorstGroupAccuracy, groupsAfter.WorstGroupAccuracy);
 
