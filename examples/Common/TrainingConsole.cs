@@ -62,26 +62,14 @@ public sealed class TrainingConsole
         return result;
     }
 
-    /// <summary>Formats an epoch report as one line.</summary>
+    /// <summary>Formats an epoch report as one line: the run's name, then <see cref="EpochReport.ToString"/>.</summary>
     /// <param name="name">The run's name.</param>
     /// <param name="report">The report.</param>
-    /// <returns>E.g. <c>ERM  epoch  3/8  loss 0.2310  val acc 0.9120  wga 0.6540  (4.1 s)</c>.</returns>
+    /// <returns>E.g. <c>ERM              epoch 3/8  loss 0.2310  val acc 0.9120  worst group 0.6540  (4.1 s)</c>.</returns>
     public static string EpochLine(string name, EpochReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        var line = string.Create(CultureInfo.InvariantCulture,
-            $"{name,-16} epoch {report.Epoch + 1,3}/{report.NumberOfEpochs}  loss {report.TrainingLoss:F4}");
-        if (report.MeanTrace is double trace)
-        {
-            line += string.Create(CultureInfo.InvariantCulture, $"  trace {trace:G3}");
-            if (report.TraceBound is double bound)
-                line += string.Create(CultureInfo.InvariantCulture, $" (eps {bound:G3}, active {100 * (report.ActiveConstraintShare ?? 0):F1} %)");
-        }
-        if (report.ValidationAccuracy is double accuracy)
-            line += string.Create(CultureInfo.InvariantCulture, $"  val acc {accuracy:F4}");
-        if (report.ValidationWorstGroupAccuracy is double worst)
-            line += string.Create(CultureInfo.InvariantCulture, $"  wga {worst:F4}");
-        return line + string.Create(CultureInfo.InvariantCulture, $"  ({report.Seconds:F1} s)");
+        return $"{name,-16} {report}";
     }
 
     /// <summary>Receives the trainer's reports on the training thread (not <see cref="Progress{T}"/>, which posts them

@@ -1,9 +1,13 @@
+using System.Globalization;
+using System.Text;
+
 namespace MLNet.FlatDebias.Trainers;
 
-/// <summary>What happened in one training epoch.</summary>
+/// <summary>What happened in one training epoch. <see cref="ToString"/> gives one line for a log or a console, with the
+/// epoch counted from 1.</summary>
 public sealed record EpochReport
 {
-    /// <summary>Zero-based epoch.</summary>
+    /// <summary>Zero-based epoch: 0 for the first epoch (<see cref="ToString"/> prints it counted from 1).</summary>
     public required int Epoch { get; init; }
 
     /// <summary>Number of epochs of the run.</summary>
@@ -41,19 +45,55 @@ public sealed record EpochReport
 
     /// <summary>Wall-clock seconds of the epoch (training and validation).</summary>
     public required double Seconds { get; init; }
+
+    /// <summary>One line, e.g. <c>epoch 3/8  loss 0.2310  trace 0.0123 (bound 0.05, active 3.1 %)  val acc 0.9120
+    /// worst group 0.6540  (4.1 s)</c>: the epoch counted from 1, the mean training loss, the mean trace and the bound
+    /// when FlatDebias reports them, the largest GroupDRO weight, the validation accuracy and worst-group accuracy when
+    /// there is a validation set, and the epoch's seconds. Invariant culture.</summary>
+    /// <returns>The line.</returns>
+    public override string ToString()
+    {
+        var line = new StringBuilder();
+        line.Append(CultureInfo.InvariantCulture, $"epoch {Epoch + 1}/{NumberOfEpochs}  loss {TrainingLoss:F4}");
+        if (MeanTrace is double trace)
+        {
+            line.Append(CultureInfo.InvariantCulture, $"  trace {trace:G3}");
+            if (TraceBound is double bound)
+                line.Append(CultureInfo.InvariantCulture, $" (bound {bound:G3}, active {100 * (ActiveConstraintShare ?? 0):F1} %)");
+        }
+        if (GroupWeights is { Count: > 0 } weights)
+        {
+            var top = weights.MaxBy(w => w.Value);
+            line.Append(CultureInfo.InvariantCulture, $"  top group weight {top.Value:F3} ({top.Key})");
+        }
+        if (ValidationAccuracy is double accuracy) line.Append(CultureInfo.InvariantCulture, $"  val acc {accuracy:F4}");
+        if (ValidationWorstGroupAccuracy is double worst) line.Append(CultureInfo.InvariantCulture, $"  worst group {worst:F4}");
+        line.Append(CultureInfo.InvariantCulture, $"  ({Seconds:F1} s)");
+        return line.ToString();
+    }
 }
 
-/// <summary>One training step, for live progress.</summary>
-/// <param name="Epoch">Zero-based epoch.</param>
-/// <param name="Step">Zero-based step within the epoch.</param>
+/// <summary>One training step, for live progress. <see cref="ToString"/> gives one line with epoch and step counted from 1.</summary>
+/// <param name="Epoch">Zero-based epoch (0 for the first).</param>
+/// <param name="Step">Zero-based step within the epoch (0 for the first).</param>
 /// <param name="StepsPerEpoch">Steps in the epoch.</param>
 /// <param name="Loss">The step's training loss (before any penalty).</param>
 /// <param name="MeanTrace">Mean trace of the batch (FlatDebias; null otherwise).</param>
-public sealed record StepReport(int Epoch, int Step, int StepsPerEpoch, double Loss, double? MeanTrace);
+public sealed record StepReport(int Epoch, int Step, int StepsPerEpoch, double Loss, double? MeanTrace)
+{
+    /// <summary>One line, e.g. <c>epoch 2, step 14/75  loss 0.4120  trace 0.0311</c> (epoch and step counted from 1).</summary>
+    /// <returns>The line.</returns>
+    public override string ToString()
+    {
+        var line = string.Create(CultureInfo.InvariantCulture, $"epoch {Epoch + 1}, step {Step + 1}/{StepsPerEpoch}  loss {Loss:F4}");
+        return MeanTrace is double trace ? line + string.Create(CultureInfo.InvariantCulture, $"  trace {trace:G3}") : line;
+    }
+}
 
 /// <summary>The per-epoch history of a training run and the epoch the model was taken from.</summary>
 /// <param name="Epochs">One report per finished epoch.</param>
-/// <param name="SelectedEpoch">The epoch whose weights the model holds.</param>
+/// <param name="SelectedEpoch">The zero-based epoch whose weights the model holds (an index into <paramref name="Epochs"/>;
+/// add 1 to print it as people count epochs).</param>
 /// <param name="Selection">The rule that chose it.</param>
 public sealed record TrainingHistory(IReadOnlyList<EpochReport> Epochs, int SelectedEpoch, ModelSelection Selection)
 {

@@ -26,7 +26,7 @@ public sealed class WaterbirdsExampleTests
         foreach (var group in new[] { "landbird/land", "landbird/water", "waterbird/land", "waterbird/water" })
             Assert.Contains(run.Lines, l => l.StartsWith($"| {group} ", StringComparison.Ordinal));
         // Plain epoch lines (the output is not a terminal).
-        Assert.Contains(run.Lines, l => l.StartsWith("GroupDRO", StringComparison.Ordinal) && l.Contains("epoch   1/", StringComparison.Ordinal));
+        Assert.Contains(run.Lines, l => l.StartsWith("GroupDRO", StringComparison.Ordinal) && l.Contains("epoch 1/", StringComparison.Ordinal));
 
         using var results = run.Results();
         var methods = results.RootElement.GetProperty("methods").EnumerateArray().ToList();

@@ -1,0 +1,106 @@
+// A console application written as a user of the MLNet.FlatDebias NuGet package would write it: it references the
+// package and one libtorch backend, nothing from the repository (PackageConsumerTests packs the library, copies this
+// file into a fresh folder beside a project that references the package from a local feed, and runs it).
+//
+// It draws small labelled images (red or blue squares on noise), maps the label to a key, trains on the file paths
+// through one ML.NET pipeline (ImageNet preprocessing, the trainer, the predicted key back to text), saves the model
+// with the raw (image path) schema, loads it in a fresh MLContext and scores every image path with a PredictionEngine.
+// Last line: "result trained=<rows> accuracy=<share> agree=<share> epochs=<n>".
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Trainers.Networks;
+using MLNet.FlatDebias.Transforms;
+using SkiaSharp;
+
+string folder = args.Length > 0 ? args[0] : Path.Combine(Path.GetTempPath(), "flatdebias-consumer");
+Directory.CreateDirectory(folder);
+var rows = DrawImages(folder, count: 48, size: 32);
+
+var ml = new MLContext(seed: 0);
+IDataView images = ml.Data.LoadFromEnumerable(rows);
+// The label becomes a key before the pipeline, so that the saved chain does not ask for a label when it scores.
+IDataView training = ml.Transforms.Conversion.MapValueToKey("Label").Fit(images).Transform(images);
+var epochs = new List<EpochReport>();
+var pipeline = ml.Transforms.ImageNetPreprocessing(resize: 32, crop: 32)
+    .Append(ml.MulticlassClassification.Trainers.FlatDebias(new FlatDebiasTrainer.Options
+    {
+        Network = NetworkKind.SmallCnn, NetworkWidth = 8, ImageShape = new ImageShape(3, 32, 32),
+        NumberOfEpochs = 20, WarmupEpochs = 2, BatchSize = 16, LearningRate = 3e-3, Seed = 0,
+        Progress = new Reports(epochs),
+    }))
+    .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+var model = pipeline.Fit(training);
+string zip = Path.Combine(folder, "model.zip");
+ml.Model.Save(model, images.Schema, zip);
+var inMemory = model.Transform(training).GetColumn<string>("PredictedLabel").ToArray();
+
+var scoring = new MLContext();
+var loaded = scoring.Model.Load(zip, out _);
+var engine = scoring.Model.CreatePredictionEngine<ImageInput, ImagePrediction>(loaded);
+int correct = 0, agree = 0;
+for (int i = 0; i < rows.Count; i++)
+{
+    var prediction = engine.Predict(new ImageInput { ImagePath = rows[i].ImagePath });
+    if (prediction.PredictedLabel == rows[i].Label) correct++;
+    if (prediction.PredictedLabel == inMemory[i]) agree++;
+}
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"result trained={rows.Count} accuracy={correct / (double)rows.Count:F4} agree={agree / (double)rows.Count:F4} epochs={epochs.Count}"));
+return 0;
+
+static List<ImageRow> DrawImages(string folder, int count, int size)
+{
+    var random = new Random(7);
+    var rows = new List<ImageRow>();
+    for (int i = 0; i < count; i++)
+    {
+        bool red = i % 2 == 0;
+        using var bitmap = new SKBitmap(size, size);
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++)
+            {
+                byte v = (byte)random.Next(0, 90);
+                bitmap.SetPixel(x, y, new SKColor(v, v, v));
+            }
+        using (var canvas = new SKCanvas(bitmap))
+        using (var paint = new SKPaint { Color = red ? new SKColor(220, 40, 40) : new SKColor(40, 60, 220) })
+        {
+            int side = size / 2, left = random.Next(0, size - side), top = random.Next(0, size - side);
+            canvas.DrawRect(left, top, side, side, paint);
+        }
+        string path = Path.Combine(folder, $"image{i:D3}.png");
+        using (var file = File.Create(path))
+            bitmap.Encode(file, SKEncodedImageFormat.Png, 100);
+        rows.Add(new ImageRow { ImagePath = path, Label = red ? "red" : "blue" });
+    }
+    return rows;
+}
+
+sealed class ImageRow
+{
+    public string ImagePath { get; set; } = "";
+    public string Label { get; set; } = "";
+}
+
+sealed class ImageInput
+{
+    public string ImagePath { get; set; } = "";
+}
+
+sealed class ImagePrediction
+{
+    public string PredictedLabel { get; set; } = "";
+    public float[] Score { get; set; } = [];
+}
+
+/// <summary>Prints each epoch's line on the training thread and keeps the reports.</summary>
+sealed class Reports(List<EpochReport> epochs) : IProgress<EpochReport>
+{
+    public void Report(EpochReport value)
+    {
+        epochs.Add(value);
+        Console.WriteLine(value);
+    }
+}
