@@ -75,6 +75,7 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
             : DataViewTensorReader.Read(validationData, validationLayout!, FeatureStorage.Float32, o.FeatureCache, budget, cacheDirectory, "validation");
         CheckData(training, validation);
 
+        var warnings = SetupWarnings(layout);
         TorchRuntime.SetSeed(TrainerOptions.Seed);
         var network = CreateNetwork(layout);
         try
@@ -82,7 +83,7 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
             var objective = CreateObjective();
             var engine = new TrainingEngine(TrainerOptions, objective, device, Fingerprint(layout, training.Count));
             var outcome = engine.Run(network, training, validation);
-            var history = outcome.History with { FeaturesOnDisk = training.OnDisk };
+            var history = outcome.History with { FeaturesOnDisk = training.OnDisk, Warnings = warnings };
             network.to(torch.CPU);
             network.eval();
             var chain = MlNetScoringChain.Build(new MLContext(TrainerOptions.Seed), network, layout.Features.Name, layout.Classes, trainData);
@@ -93,6 +94,22 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
             network.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Gives the setup's warnings to <see cref="NetworkTrainerOptions.Warnings"/> (standard error when none is set).</summary>
+    private List<string> SetupWarnings(ColumnLayout layout)
+    {
+        var o = TrainerOptions;
+        bool imageNet = o.PretrainedWeights == PretrainedWeightsSource.ImageNetResNet18;
+        var warnings = new List<string>();
+        if (NetworkInputSize.OffDesignWarning(imageNet ? NetworkKind.ResNet18 : o.Network, layout.Shape, imageNet) is { } size)
+            warnings.Add(size);
+        foreach (var warning in warnings)
+        {
+            if (o.Warnings is { } sink) sink.Report(warning);
+            else Console.Error.WriteLine("MLNet.FlatDebias warning: " + warning);
+        }
+        return warnings;
     }
 
     private ClassifierNetwork CreateNetwork(ColumnLayout layout)

@@ -92,6 +92,12 @@ public abstract class NetworkTrainerOptions
     /// <summary>Receives a report after every step (for live progress bars). Default null.</summary>
     public IProgress<StepReport>? StepProgress { get; set; }
 
+    /// <summary>Receives warnings about the setup before the first step, such as an image size off the network's design
+    /// point (<see cref="Networks.NetworkInputSize"/>); they are also kept in <see cref="TrainingHistory.Warnings"/>.
+    /// Default null: each warning is written to standard error, prefixed <c>MLNet.FlatDebias warning:</c> (set a sink
+    /// that ignores them to keep the console quiet).</summary>
+    public IProgress<string>? Warnings { get; set; }
+
     /// <summary>Stops training between steps; the last finished epoch's checkpoint stays usable. Default none.</summary>
     public CancellationToken CancellationToken { get; set; }
 

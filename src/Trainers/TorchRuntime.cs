@@ -97,18 +97,21 @@ public static class TorchRuntime
         if (bridge is null || backend is null)
         {
             message.Append("No libtorch backend was found under '").Append(applicationDirectory).Append("'. ")
-                   .Append("The application (not the library) must reference one backend package: ")
-                   .Append("libtorch-cpu-linux-x64 on Linux, TorchSharp-cpu on Windows or macOS, or a CUDA package ")
-                   .Append("(build with -p:TorchBackend=cuda-linux or cuda-windows; see the README's GPU section).");
+                   .Append("The application (not the library) must reference one backend package matching TorchSharp 0.107.0: ")
+                   .Append("for the CPU, libtorch-cpu-linux-x64, libtorch-cpu-win-x64 or libtorch-cpu-osx-arm64 2.10.0 ")
+                   .Append("(or TorchSharp-cpu 0.107.0 for all three); for an NVIDIA GPU, TorchSharp-cuda-linux or ")
+                   .Append("TorchSharp-cuda-windows 0.107.0 (e.g. 'dotnet add package libtorch-cpu-linux-x64 --version 2.10.0').");
             return message.ToString();
         }
 
         if (RuntimeInformation.IsOSPlatform(OSPlatform.Linux) && RequiresMissingGlibcxx(bridge))
         {
             message.Append('\'').Append(bridge).Append("' requires ").Append(GlibcxxVersion)
-                   .Append(", which this system's libstdc++ lacks. Build the application with this repository's ")
-                   .Append("build/TorchSharpNative.targets imported (it marks that version weak in the output copy; ")
-                   .Append("the marker symbol is never called), or install a libstdc++ from GCC 13 or newer.");
+                   .Append(", which this system's libstdc++ lacks. Reference the MLNet.FlatDebias NuGet package (its ")
+                   .Append("build targets mark that version weak in the output folder's copy after build and publish; the marker ")
+                   .Append("symbol is never called) and rebuild, and check that FlatDebiasPatchLibTorchSharp is not false; with a ")
+                   .Append("ProjectReference, import build/TorchSharpNative.targets of the library's repository; or install a ")
+                   .Append("libstdc++ from GCC 13 or newer.");
             return message.ToString();
         }
 

@@ -100,4 +100,7 @@ public sealed record TrainingHistory(IReadOnlyList<EpochReport> Epochs, int Sele
     /// <summary>Whether the training features were held in a memory-mapped file (<see cref="FeatureCache"/>) rather
     /// than in memory.</summary>
     public bool FeaturesOnDisk { get; init; }
+
+    /// <summary>The warnings given before the first step (<see cref="NetworkTrainerOptions.Warnings"/>); empty when none.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 }

@@ -41,7 +41,8 @@ public sealed class TorchRuntimeTests
         try
         {
             var message = TorchRuntime.Diagnose(dir);
-            Assert.Contains("libtorch-cpu-linux-x64", message);
+            foreach (var package in new[] { "libtorch-cpu-linux-x64", "libtorch-cpu-win-x64", "libtorch-cpu-osx-arm64", "TorchSharp-cpu", "TorchSharp-cuda-linux", "TorchSharp-cuda-windows" })
+                Assert.Contains(package, message);
             Assert.Contains(dir, message);
         }
         finally { Directory.Delete(dir, true); }
@@ -61,6 +62,7 @@ public sealed class TorchRuntimeTests
             else
             {
                 Assert.Contains("GLIBCXX_3.4.32", message);
+                Assert.Contains("MLNet.FlatDebias NuGet package", message);
                 Assert.Contains("TorchSharpNative.targets", message);
             }
         }
