@@ -124,7 +124,7 @@ internal sealed class WaterbirdsCommand
     public Option<string> Output { get; } = new("--output") { Description = "Output folder for results.json, the models and the charts.", DefaultValueFactory = _ => DefaultOutput };
     public Option<int?> Scale { get; } = new("--scale") { Description = $"MNIST-built set only: divide Waterbirds' group counts by this (1 = Waterbirds' sizes, 4795/1199/5794 rows). Default: {MnistScaleDivisor} ({QuickScaleDivisor} with --quick)." };
     public Option<int?> TraceRows { get; } = new("--trace-rows") { Description = $"Training rows per group whose Fisher traces are drawn (the first of each group). Default: {RealTraceRowsPerGroup} with --data, {DefaultTraceRowsPerGroup} without." };
-    public Option<bool> Quick { get; } = new("--quick") { Description = "The smallest setting (a minute or two on 2 cores; for CI); explicit options still win." };
+    public Option<bool> Quick { get; } = new("--quick") { Description = "The smallest setting (about 20 seconds on 2 cores once built; for CI); explicit options still win." };
 
     public RootCommand Create()
     {
