@@ -6,7 +6,9 @@ namespace Microsoft.ML;
 /// <summary>
 /// The debiasing trainers on <c>mlContext.MulticlassClassification.Trainers</c>: <see cref="FlatDebias(MulticlassClassificationCatalog.MulticlassClassificationTrainers, FlatDebiasTrainer.Options)"/>,
 /// <see cref="GroupDro(MulticlassClassificationCatalog.MulticlassClassificationTrainers, GroupDroTrainer.Options)"/> and
-/// <see cref="Erm(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ErmTrainer.Options)"/>, each with
+/// <see cref="Erm(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ErmTrainer.Options)"/>, and the field's
+/// two-stage methods <see cref="Jtt(MulticlassClassificationCatalog.MulticlassClassificationTrainers, JttTrainer.Options)"/> and
+/// <see cref="Pgd(MulticlassClassificationCatalog.MulticlassClassificationTrainers, PgdTrainer.Options)"/>, each with
 /// simple arguments or an options object.
 /// </summary>
 public static class DebiasTrainersCatalog
@@ -98,5 +100,61 @@ public static class DebiasTrainersCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new ErmTrainer(options);
+    }
+
+    /// <summary>A JTT trainer (Just Train Twice): ERM, then a second model with the first model's errors upweighted; no
+    /// group labels.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">The label column (a key column). Default <c>"Label"</c>.</param>
+    /// <param name="featureColumnName">The feature column. Default <c>"Features"</c>.</param>
+    /// <param name="network">The network family. Default ResNet-50.</param>
+    /// <param name="numberOfEpochs">Epochs of the second stage. Default 10.</param>
+    /// <param name="firstStageEpochs">Epochs of the first (ERM) stage, T. Default 2.</param>
+    /// <param name="upweightFactor">lambda_up, the error set's weight. Default 100.</param>
+    /// <returns>The trainer.</returns>
+    public static JttTrainer Jtt(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string featureColumnName = "Features", NetworkKind network = TrainerDefaults.Network,
+        int numberOfEpochs = TrainerDefaults.NumberOfEpochs, int firstStageEpochs = 2, double upweightFactor = 100)
+        => catalog.Jtt(new JttTrainer.Options
+        {
+            LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, Network = network,
+            NumberOfEpochs = numberOfEpochs, FirstStageEpochs = firstStageEpochs, UpweightFactor = upweightFactor,
+        });
+
+    /// <summary>A JTT trainer with every setting.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="options">The settings.</param>
+    /// <returns>The trainer.</returns>
+    public static JttTrainer Jtt(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, JttTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new JttTrainer(options);
+    }
+
+    /// <summary>A PGD trainer: a GCE-trained biased model, then rows resampled by their last-layer gradient norm; no group labels.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">The label column (a key column). Default <c>"Label"</c>.</param>
+    /// <param name="featureColumnName">The feature column. Default <c>"Features"</c>.</param>
+    /// <param name="network">The network family. Default ResNet-50.</param>
+    /// <param name="numberOfEpochs">Epochs of the second stage. Default 10.</param>
+    /// <param name="firstStageEpochs">Epochs of the biased (GCE) stage. Default 2.</param>
+    /// <returns>The trainer.</returns>
+    public static PgdTrainer Pgd(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string featureColumnName = "Features", NetworkKind network = TrainerDefaults.Network,
+        int numberOfEpochs = TrainerDefaults.NumberOfEpochs, int firstStageEpochs = 2)
+        => catalog.Pgd(new PgdTrainer.Options
+        {
+            LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, Network = network,
+            NumberOfEpochs = numberOfEpochs, FirstStageEpochs = firstStageEpochs,
+        });
+
+    /// <summary>A PGD trainer with every setting.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="options">The settings.</param>
+    /// <returns>The trainer.</returns>
+    public static PgdTrainer Pgd(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, PgdTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new PgdTrainer(options);
     }
 }

@@ -80,9 +80,7 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         var network = CreateNetwork(layout);
         try
         {
-            var objective = CreateObjective();
-            var engine = new TrainingEngine(TrainerOptions, objective, device, Fingerprint(layout, training.Count));
-            var outcome = engine.Run(network, training, validation);
+            var outcome = Train(new TrainingRun(network, training, validation, device, Fingerprint(layout, training.Count)));
             var history = outcome.History with { FeaturesOnDisk = training.OnDisk, Warnings = warnings };
             network.to(torch.CPU);
             network.eval();
@@ -179,8 +177,13 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         return withOutputs.GetOutputSchema(inputSchema);
     }
 
-    /// <summary>Creates the objective for one <see cref="Fit(IDataView)"/> call.</summary>
+    /// <summary>Creates the objective for one <see cref="Fit(IDataView)"/> call (the first stage's, for a two-stage trainer).</summary>
     private protected abstract TrainingObjective CreateObjective();
+
+    /// <summary>Trains the network of <paramref name="run"/>: one engine run with <see cref="CreateObjective"/>; the
+    /// two-stage trainers run the engine once per stage.</summary>
+    private protected virtual TrainingOutcome Train(TrainingRun run)
+        => new TrainingEngine(TrainerOptions, CreateObjective(), run.Device, run.Fingerprint).Run(run.Network, run.Training, run.Validation);
 
     /// <summary>Checks the options before anything else runs; every message names the option and its range.</summary>
     private protected virtual void ValidateOptions()

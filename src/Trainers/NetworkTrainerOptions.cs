@@ -139,4 +139,23 @@ public abstract class NetworkTrainerOptions
 
     /// <summary>Rows per step when evaluating the validation set. Default 256. Range: 1 and up.</summary>
     public int EvaluationBatchSize { get; set; } = 256;
+
+    /// <summary>A copy of these options for one stage of a two-stage trainer: its own number of epochs and model
+    /// selection, checkpoints in a <c>stageN</c> sub-folder, and reports tagged with the stage.</summary>
+    internal NetworkTrainerOptions ForStage(int stage, int epochs, ModelSelection selection)
+    {
+        var copy = (NetworkTrainerOptions)MemberwiseClone();
+        copy.NumberOfEpochs = epochs;
+        copy.ModelSelection = selection;
+        if (!string.IsNullOrEmpty(CheckpointDirectory))
+            copy.CheckpointDirectory = Path.Combine(CheckpointDirectory, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"stage{stage}"));
+        if (Progress is { } progress) copy.Progress = new StageProgress(progress, stage);
+        return copy;
+    }
+
+    /// <summary>Tags each epoch report with its stage before passing it on.</summary>
+    private sealed class StageProgress(IProgress<EpochReport> inner, int stage) : IProgress<EpochReport>
+    {
+        public void Report(EpochReport value) => inner.Report(value with { Stage = stage });
+    }
 }

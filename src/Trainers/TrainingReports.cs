@@ -10,8 +10,12 @@ public sealed record EpochReport
     /// <summary>Zero-based epoch: 0 for the first epoch (<see cref="ToString"/> prints it counted from 1).</summary>
     public required int Epoch { get; init; }
 
-    /// <summary>Number of epochs of the run.</summary>
+    /// <summary>Number of epochs of the run (of this stage, for the two-stage trainers).</summary>
     public required int NumberOfEpochs { get; init; }
+
+    /// <summary>The stage of a two-stage trainer (<see cref="JttTrainer"/>, <see cref="PgdTrainer"/>): 1 for the first
+    /// (biased) model, 2 for the model the trainer returns; null for the single-stage trainers.</summary>
+    public int? Stage { get; init; }
 
     /// <summary>Mean training loss (cross-entropy, before any penalty) over the epoch's steps.</summary>
     public required double TrainingLoss { get; init; }
@@ -47,13 +51,14 @@ public sealed record EpochReport
     public required double Seconds { get; init; }
 
     /// <summary>One line, e.g. <c>epoch 3/8  loss 0.2310  trace 0.0123 (bound 0.05, active 3.1 %)  val acc 0.9120
-    /// worst group 0.6540  (4.1 s)</c>: the epoch counted from 1, the mean training loss, the mean trace and the bound
+    /// worst group 0.6540  (4.1 s)</c>: the stage of a two-stage trainer (<c>stage 1, </c>), the epoch counted from 1, the mean training loss, the mean trace and the bound
     /// when FlatDebias reports them, the largest GroupDRO weight, the validation accuracy and worst-group accuracy when
     /// there is a validation set, and the epoch's seconds. Invariant culture.</summary>
     /// <returns>The line.</returns>
     public override string ToString()
     {
         var line = new StringBuilder();
+        if (Stage is int stage) line.Append(CultureInfo.InvariantCulture, $"stage {stage}, ");
         line.Append(CultureInfo.InvariantCulture, $"epoch {Epoch + 1}/{NumberOfEpochs}  loss {TrainingLoss:F4}");
         if (MeanTrace is double trace)
         {
@@ -103,4 +108,19 @@ public sealed record TrainingHistory(IReadOnlyList<EpochReport> Epochs, int Sele
 
     /// <summary>The warnings given before the first step (<see cref="NetworkTrainerOptions.Warnings"/>); empty when none.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>The first stage of a two-stage trainer (<see cref="JttTrainer"/>, <see cref="PgdTrainer"/>): its epochs
+    /// and the per-row weights it gave the second stage; null for the single-stage trainers. <see cref="Epochs"/> and
+    /// <see cref="SelectedEpoch"/> are the second stage's.</summary>
+    public FirstStageSummary? FirstStage { get; init; }
 }
+
+/// <summary>What the first stage of a two-stage trainer produced.</summary>
+/// <param name="Epochs">The first stage's epochs (<see cref="EpochReport.Stage"/> 1); its model is the last epoch's.</param>
+/// <param name="RowWeights">One weight per training row, in the order of the training data view: how the second stage
+/// samples (or weights the loss of) each row. JTT: <c>UpweightFactor</c> for the rows the first-stage model
+/// misclassifies, 1 for the others; PGD: the sampling probability, proportional to the row's last-layer gradient norm
+/// under the first-stage model (summing to 1).</param>
+/// <param name="UpweightedRows">The rows the first stage singled out (0-based row indices, ascending): JTT's error set;
+/// for PGD, the rows drawn more often than under uniform sampling (probability above 1/N).</param>
+public sealed record FirstStageSummary(IReadOnlyList<EpochReport> Epochs, IReadOnlyList<double> RowWeights, IReadOnlyList<int> UpweightedRows);

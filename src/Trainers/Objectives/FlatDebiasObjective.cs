@@ -157,43 +157,21 @@ internal sealed class FlatDebiasObjective : TrainingObjective
         return tensor(values);
     }
 
-    /// <summary>Measures every training row's trace with the network as it is now (evaluation mode, no graph).</summary>
+    /// <summary>Measures every training row's trace with the network as it is now (evaluation mode, no graph): the
+    /// frozen-model row pass JTT's error set and PGD's gradient norms also use.</summary>
     private void MeasureReference(int epoch)
     {
         var ctx = context ?? throw new InvalidOperationException("Not initialised.");
         var training = ctx.Training;
-        var network = ctx.Network;
-        var traces = new float[training.Count];
         using var generator = new Generator(BatchOrder.EpochSeed(ctx.Seed, epoch, 0x7EF), ctx.Device);
-        bool wasTraining = network.training;
-        network.eval();
-        try
+        var traces = FrozenModelRowScores.Compute(ctx.Network, training, ctx.Device, ctx.EvaluationBatchSize, (network, x, y) =>
         {
-            for (int start = 0; start < training.Count; start += ctx.EvaluationBatchSize)
-            {
-                using var scope = NewDisposeScope();
-                int count = Math.Min(ctx.EvaluationBatchSize, training.Count - start);
-                var rows = Enumerable.Range(start, count).Select(i => (long)i).ToArray();
-                var x = training.FeatureBatch(rows, ctx.Device);
-                var y = training.LabelBatch(rows, ctx.Device);
-                Tensor t;
-                if (settings.Trace.Scope == TraceScope.Head)
-                {
-                    using var noGrad = no_grad();
-                    var h = network.Features(x);
-                    t = FisherTrace.Head(h, network.Head.call(h), settings.Trace.Estimator, y, generator: generator);
-                }
-                else
-                {
-                    t = FisherTrace.Full(network, x, settings.Trace.Estimator, y, createGraph: false, generator: generator);
-                }
-                t.to(ScalarType.Float32).cpu().data<float>().CopyTo(traces, start);
-            }
-        }
-        finally
-        {
-            network.train(wasTraining);
-        }
+            if (settings.Trace.Scope != TraceScope.Head)
+                return FisherTrace.Full(network, x, settings.Trace.Estimator, y, createGraph: false, generator: generator);
+            using var noGrad = no_grad();
+            var h = network.Features(x);
+            return FisherTrace.Head(h, network.Head.call(h), settings.Trace.Estimator, y, generator: generator);
+        });
         referenceTraces = traces;
         using var allRows = arange(training.Count, dtype: ScalarType.Int64);
         using var all = tensor(traces);
