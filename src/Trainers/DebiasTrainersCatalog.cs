@@ -6,10 +6,12 @@ namespace Microsoft.ML;
 /// <summary>
 /// The debiasing trainers on <c>mlContext.MulticlassClassification.Trainers</c>: <see cref="FlatDebias(MulticlassClassificationCatalog.MulticlassClassificationTrainers, FlatDebiasTrainer.Options)"/>,
 /// <see cref="GroupDro(MulticlassClassificationCatalog.MulticlassClassificationTrainers, GroupDroTrainer.Options)"/> and
-/// <see cref="Erm(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ErmTrainer.Options)"/>, and the field's
+/// <see cref="Erm(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ErmTrainer.Options)"/>, the field's
 /// two-stage methods <see cref="Jtt(MulticlassClassificationCatalog.MulticlassClassificationTrainers, JttTrainer.Options)"/> and
 /// <see cref="Pgd(MulticlassClassificationCatalog.MulticlassClassificationTrainers, PgdTrainer.Options)"/>, each with
-/// simple arguments or an options object.
+/// simple arguments or an options object, and
+/// <see cref="Dfr(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ClassifierNetworkTransformer, DfrTrainer.Options)"/>,
+/// which re-trains the last layer of a model one of them fitted.
 /// </summary>
 public static class DebiasTrainersCatalog
 {
@@ -156,5 +158,35 @@ public static class DebiasTrainersCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new PgdTrainer(options);
+    }
+
+    /// <summary>A DFR estimator (Deep Feature Reweighting): re-trains the last layer of <paramref name="fittedModel"/> on a
+    /// held-out set with groups, the rest of its network frozen.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="fittedModel">A model fitted by one of this library's trainers (not changed).</param>
+    /// <param name="labelColumnName">The held-out label column (a key column). Default <c>"Label"</c>.</param>
+    /// <param name="featureColumnName">The held-out feature column, as the model was trained on. Default <c>"Features"</c>.</param>
+    /// <param name="groupColumnName">The held-out group column. Default <c>"Group"</c>.</param>
+    /// <param name="numberOfRetrains">Group-balanced fits averaged into the head. Default 20. Range: 1 and up.</param>
+    /// <returns>The estimator; <c>Fit(heldOut)</c> returns the re-headed model.</returns>
+    public static DfrTrainer Dfr(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ClassifierNetworkTransformer fittedModel,
+        string labelColumnName = "Label", string featureColumnName = "Features", string groupColumnName = "Group",
+        int numberOfRetrains = TrainerDefaults.DfrNumberOfRetrains)
+        => catalog.Dfr(fittedModel, new DfrTrainer.Options
+        {
+            LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, GroupColumnName = groupColumnName,
+            NumberOfRetrains = numberOfRetrains,
+        });
+
+    /// <summary>A DFR estimator with every setting.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="fittedModel">A model fitted by one of this library's trainers (not changed).</param>
+    /// <param name="options">The settings.</param>
+    /// <returns>The estimator; <c>Fit(heldOut)</c> returns the re-headed model.</returns>
+    public static DfrTrainer Dfr(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ClassifierNetworkTransformer fittedModel,
+        DfrTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new DfrTrainer(fittedModel, options);
     }
 }

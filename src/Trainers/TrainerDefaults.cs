@@ -26,4 +26,11 @@ internal static class TrainerDefaults
     public const TraceReference Reference = TraceReference.WarmupModel;
     public const MultiplierUse Use = MultiplierUse.Penalty;
     public const int TopK = 8;
+
+    // DFR (Kirichenko et al. 2023, dfr_evaluate_spurious.py): the Waterbirds grid of inverse L1 strengths, 20 retrains
+    // averaged, the held-out set halved for tuning.
+    public const int DfrNumberOfRetrains = 20;
+    public const double DfrTuningFraction = 0.5;
+
+    public static double[] DfrInverseRegularizationValues() => [1, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01];
 }
