@@ -87,6 +87,15 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
             Assert.Equal(1.0, double.Parse(values["agree"], CultureInfo.InvariantCulture));
             // Red against blue squares: learnt within the 20 epochs (a broken pipeline sits near 0.5).
             Assert.True(double.Parse(values["accuracy"], CultureInfo.InvariantCulture) >= 0.9, run.Output);
+            // Every other trainer through the package: evaluated overall and per group, saved and loaded with the same scores.
+            foreach (var method in new[] { "Erm", "GroupDro", "Jtt", "Pgd", "Dfr" })
+            {
+                var line = run.Output.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith($"method {method} ", StringComparison.Ordinal));
+                var m = line[$"method {method} ".Length..].Split(' ').Select(kv => kv.Split('=')).ToDictionary(kv => kv[0], kv => kv[1]);
+                Assert.Equal("2", m["groups"]);
+                Assert.InRange(double.Parse(m["accuracy"], CultureInfo.InvariantCulture), 0.0, 1.0);
+                Assert.True(double.Parse(m["reload_max_difference"], CultureInfo.InvariantCulture) <= Tolerance.OnnxVsTorchProbability, line);
+            }
             // The epoch lines are the reports' own one-line form.
             Assert.Contains(run.Output.Split('\n'), l => l.StartsWith("epoch 20/20  loss ", StringComparison.Ordinal));
         }
