@@ -5,7 +5,8 @@ namespace Microsoft.ML;
 
 /// <summary>
 /// The debiasing trainers on <c>mlContext.MulticlassClassification.Trainers</c>: <see cref="FlatDebias(MulticlassClassificationCatalog.MulticlassClassificationTrainers, FlatDebiasTrainer.Options)"/>,
-/// <see cref="GroupDro(MulticlassClassificationCatalog.MulticlassClassificationTrainers, GroupDroTrainer.Options)"/> and
+/// <see cref="GroupDro(MulticlassClassificationCatalog.MulticlassClassificationTrainers, GroupDroTrainer.Options)"/>,
+/// <see cref="Lff(MulticlassClassificationCatalog.MulticlassClassificationTrainers, LffTrainer.Options)"/> and
 /// <see cref="Erm(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ErmTrainer.Options)"/>, the field's
 /// two-stage methods <see cref="Jtt(MulticlassClassificationCatalog.MulticlassClassificationTrainers, JttTrainer.Options)"/> and
 /// <see cref="Pgd(MulticlassClassificationCatalog.MulticlassClassificationTrainers, PgdTrainer.Options)"/>, each with
@@ -74,6 +75,37 @@ public static class DebiasTrainersCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new GroupDroTrainer(options);
+    }
+
+    /// <summary>An LfF trainer (Learning from Failure): a network trained with rows re-weighted by a biased network
+    /// trained alongside it, without training group labels.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">The label column (a key column). Default <c>"Label"</c>.</param>
+    /// <param name="featureColumnName">The feature column. Default <c>"Features"</c>.</param>
+    /// <param name="network">The network family (of both models). Default ResNet-50.</param>
+    /// <param name="numberOfEpochs">Passes over the data. Default 10.</param>
+    /// <param name="batchSize">Rows per step. Default 32.</param>
+    /// <param name="learningRate">Learning rate (of both models). Default 1e-3.</param>
+    /// <param name="q">The biased model's generalized cross-entropy exponent. Default 0.7. Range: (0, 1].</param>
+    /// <returns>The trainer.</returns>
+    public static LffTrainer Lff(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string featureColumnName = "Features", NetworkKind network = TrainerDefaults.Network,
+        int numberOfEpochs = TrainerDefaults.NumberOfEpochs, int batchSize = TrainerDefaults.BatchSize,
+        double learningRate = TrainerDefaults.LearningRate, double q = TrainerDefaults.LffQ)
+        => catalog.Lff(new LffTrainer.Options
+        {
+            LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, Network = network,
+            NumberOfEpochs = numberOfEpochs, BatchSize = batchSize, LearningRate = learningRate, Q = q,
+        });
+
+    /// <summary>An LfF trainer with every setting.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="options">The settings.</param>
+    /// <returns>The trainer.</returns>
+    public static LffTrainer Lff(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, LffTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new LffTrainer(options);
     }
 
     /// <summary>An ERM trainer: the baseline on the same engine.</summary>

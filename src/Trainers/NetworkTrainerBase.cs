@@ -80,7 +80,7 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
         var network = CreateNetwork(layout);
         try
         {
-            var outcome = Train(new TrainingRun(network, training, validation, device, Fingerprint(layout, training.Count)));
+            var outcome = Train(new TrainingRun(network, training, validation, device, Fingerprint(layout, training.Count), () => CreateNetwork(layout)));
             var history = outcome.History with { FeaturesOnDisk = training.OnDisk, Warnings = warnings };
             network.to(torch.CPU);
             network.eval();
@@ -183,7 +183,11 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
     /// <summary>Trains the network of <paramref name="run"/>: one engine run with <see cref="CreateObjective"/>; the
     /// two-stage trainers run the engine once per stage.</summary>
     private protected virtual TrainingOutcome Train(TrainingRun run)
-        => new TrainingEngine(TrainerOptions, CreateObjective(), run.Device, run.Fingerprint).Run(run.Network, run.Training, run.Validation);
+    {
+        var objective = CreateObjective();
+        using var ownedByObjective = objective as IDisposable; // an objective with a model of its own (LfF) frees it here
+        return new TrainingEngine(TrainerOptions, objective, run.Device, run.Fingerprint, run.NetworkFactory).Run(run.Network, run.Training, run.Validation);
+    }
 
     /// <summary>Checks the options before anything else runs; every message names the option and its range.</summary>
     private protected virtual void ValidateOptions()

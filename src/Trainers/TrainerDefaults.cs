@@ -14,6 +14,10 @@ internal static class TrainerDefaults
     // GroupDRO (Sagawa et al. 2020): eta_q = 0.01, no generalisation adjustment.
     public const double GroupStepSize = 0.01;
 
+    // LfF (Nam et al. 2020, and their code alinlab/LfF): GCE exponent q = 0.7, loss moving-average alpha = 0.7.
+    public const double LffQ = Losses.GeneralizedCrossEntropy.DefaultQ;
+    public const double LffEmaAlpha = 0.7;
+
     // FlatDebias: chosen by the method study (docs/method-study.md) on mean validation worst-group accuracy over
     // three seeds of the MNIST-built sets ("D-warm2-topk8" there). The paper's definition is FlatDebiasTrainer.Options.PaperExact().
     public const TraceScope Scope = TraceScope.Head;

@@ -32,7 +32,7 @@ public sealed record EpochReport
     /// <summary>Share of training rows with a positive multiplier at the end of the epoch (FlatDebias).</summary>
     public double? ActiveConstraintShare { get; init; }
 
-    /// <summary>Mean multiplier over the training rows (FlatDebias).</summary>
+    /// <summary>Mean multiplier over the training rows (FlatDebias; LfF: the mean loss weight <c>W</c> of the epoch's rows).</summary>
     public double? MeanDual { get; init; }
 
     /// <summary>GroupDRO's group weights at the end of the epoch, by group name (GroupDRO; null otherwise).</summary>

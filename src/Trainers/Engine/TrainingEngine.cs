@@ -23,13 +23,18 @@ internal sealed class TrainingEngine
     private readonly Device device;
     private readonly CheckpointStore? checkpoints;
     private readonly string fingerprint;
+    private readonly Func<ClassifierNetwork>? networkFactory;
 
-    public TrainingEngine(NetworkTrainerOptions options, TrainingObjective objective, Device device, string fingerprint)
+    // networkFactory: builds a fresh network like the trained one, for objectives that train a second model
+    // (ObjectiveContext.NetworkFactory); null when the trainer gives none.
+    public TrainingEngine(NetworkTrainerOptions options, TrainingObjective objective, Device device, string fingerprint,
+        Func<ClassifierNetwork>? networkFactory = null)
     {
         this.options = options;
         this.objective = objective;
         this.device = device;
         this.fingerprint = fingerprint;
+        this.networkFactory = networkFactory;
         if (!string.IsNullOrEmpty(options.CheckpointDirectory))
         {
             checkpoints = new CheckpointStore(options.CheckpointDirectory, options.CheckpointsToKeep);
@@ -41,8 +46,8 @@ internal sealed class TrainingEngine
     {
         network.to(device);
         network.train();
-        using var optimizer = CreateOptimizer(network);
-        objective.Initialize(new ObjectiveContext(training, network, device, options.EvaluationBatchSize, options.Seed));
+        using var optimizer = CreateOptimizer(network.parameters(), options);
+        objective.Initialize(new ObjectiveContext(training, network, device, options.EvaluationBatchSize, options.Seed, networkFactory));
 
         var history = new List<EpochReport>();
         Dictionary<string, Tensor>? best = null;
@@ -62,7 +67,7 @@ internal sealed class TrainingEngine
                 if (bestEpoch >= 0) bestTieBreak = history[bestEpoch].ValidationAccuracy ?? 0;
                 startEpoch++;
                 lastCheckpoint = found.Path;
-                objective.Initialize(new ObjectiveContext(training, network, device, options.EvaluationBatchSize, options.Seed));
+                objective.Initialize(new ObjectiveContext(training, network, device, options.EvaluationBatchSize, options.Seed, networkFactory));
             }
         }
 
@@ -159,15 +164,16 @@ internal sealed class TrainingEngine
         _ => null,
     };
 
-    private TorchSharp.Modules.OptimizerHelper CreateOptimizer(ClassifierNetwork network) => options.Optimizer switch
+    /// <summary>The optimiser the options name, over <paramref name="parameters"/> (also LfF's biased model's).</summary>
+    internal static TorchSharp.Modules.OptimizerHelper CreateOptimizer(IEnumerable<TorchSharp.Modules.Parameter> parameters, NetworkTrainerOptions options) => options.Optimizer switch
     {
-        OptimizerKind.Adam => optim.Adam(network.parameters(), options.LearningRate, weight_decay: options.WeightDecay),
-        _ => optim.SGD(network.parameters(), options.LearningRate, momentum: options.Momentum, weight_decay: options.WeightDecay),
+        OptimizerKind.Adam => optim.Adam(parameters, options.LearningRate, weight_decay: options.WeightDecay),
+        _ => optim.SGD(parameters, options.LearningRate, momentum: options.Momentum, weight_decay: options.WeightDecay),
     };
 
     /// <summary>A restored optimiser takes the learning rate, momentum and weight decay of the current options (the saved
     /// state keeps its moments), so a run that diverged can resume from its last checkpoint with a lower rate.</summary>
-    private void ApplyCurrentHyperparameters(TorchSharp.Modules.OptimizerHelper optimizer)
+    internal static void ApplyCurrentHyperparameters(TorchSharp.Modules.OptimizerHelper optimizer, NetworkTrainerOptions options)
     {
         foreach (var group in optimizer.ParamGroups)
         {
@@ -230,7 +236,7 @@ internal sealed class TrainingEngine
         network.load(reader);
         network.to(device);
         optimizer.load_state_dict(reader);
-        ApplyCurrentHyperparameters(optimizer);
+        ApplyCurrentHyperparameters(optimizer, options);
         objective.Load(reader);
         history.AddRange(JsonSerializer.Deserialize<List<EpochReport>>(reader.ReadString()) ?? []);
         int bestEpoch = reader.ReadInt32();

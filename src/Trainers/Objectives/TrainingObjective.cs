@@ -22,7 +22,10 @@ internal sealed record TrainingBatch(ClassifierNetwork Network, Tensor Inputs, T
 /// <param name="Device">The training device.</param>
 /// <param name="EvaluationBatchSize">Rows per batch for passes over the whole training set.</param>
 /// <param name="Seed">The run's seed (for generators of passes outside the training steps).</param>
-internal sealed record ObjectiveContext(TensorDataset Training, ClassifierNetwork Network, Device Device, int EvaluationBatchSize, int Seed);
+/// <param name="NetworkFactory">Builds a fresh network of the trained one's architecture and starting weights (the
+/// trainer's own network construction, on the CPU), for objectives that train a second model (LfF); null when none was given.</param>
+internal sealed record ObjectiveContext(TensorDataset Training, ClassifierNetwork Network, Device Device, int EvaluationBatchSize, int Seed,
+    Func<ClassifierNetwork>? NetworkFactory = null);
 
 /// <summary>What an objective computed for a step: the tensor to minimise and numbers for the reports.</summary>
 /// <param name="Objective">The scalar to back-propagate.</param>
