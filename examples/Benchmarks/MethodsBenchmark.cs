@@ -77,6 +77,7 @@ internal static class MethodsBenchmark
                 ("FlatDebias", () => trainers.FlatDebias(Same(new FlatDebiasTrainer.Options(), seed)).Fit(train, validation)),
                 ("JTT", () => trainers.Jtt(Same(new JttTrainer.Options(), seed)).Fit(train, validation)),
                 ("PGD", () => trainers.Pgd(Same(new PgdTrainer.Options(), seed)).Fit(train, validation)),
+                ("LfF", () => trainers.Lff(Same(new LffTrainer.Options(), seed)).Fit(train, validation)),
             })
             {
                 var (model, seconds) = Timed(fit);

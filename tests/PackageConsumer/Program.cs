@@ -6,7 +6,7 @@
 // through one ML.NET pipeline (ImageNet preprocessing, the trainer, the predicted key back to text), saves the model
 // with the raw (image path) schema, loads it in a fresh MLContext and scores every image path with a PredictionEngine.
 // It prints "result trained=<rows> accuracy=<share> agree=<share> epochs=<n>", then trains every other trainer of the
-// package (ERM, GroupDRO, JTT, PGD, DFR) on the same images and prints for each
+// package (ERM, GroupDRO, JTT, PGD, LfF, DFR) on the same images and prints for each
 // "method <name> accuracy=<share> worst_group=<share> groups=<n> reload_max_difference=<value>".
 using System.Globalization;
 using Microsoft.ML;
@@ -68,6 +68,7 @@ var fitted = new (string Name, ClassifierNetworkTransformer Model)[]
     ("GroupDro", trainers.GroupDro(Small(new GroupDroTrainer.Options { GroupColumnName = "Half" })).Fit(featurized)),
     ("Jtt", trainers.Jtt(Small(new JttTrainer.Options { FirstStageEpochs = 2 })).Fit(featurized)),
     ("Pgd", trainers.Pgd(Small(new PgdTrainer.Options { FirstStageEpochs = 2 })).Fit(featurized)),
+    ("Lff", trainers.Lff(Small(new LffTrainer.Options())).Fit(featurized)),
     ("Dfr", trainers.Dfr(erm, new DfrTrainer.Options { GroupColumnName = "Half", InverseRegularizationValues = [1], NumberOfRetrains = 3 }).Fit(featurized)),
 };
 foreach (var (name, trained) in fitted)

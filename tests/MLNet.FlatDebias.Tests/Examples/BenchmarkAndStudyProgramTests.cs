@@ -32,7 +32,7 @@ public sealed class BenchmarkAndStudyProgramTests
         AssertMeasuredNumbers(lines.Single(l => l.StartsWith("without (libtorch default), beside", StringComparison.Ordinal)), 2);
         Assert.Contains(lines, l => l.StartsWith("library setting (PASSIVE), alone", StringComparison.Ordinal) && l.EndsWith("PASSIVE", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("ratio beside/alone: PASSIVE ", StringComparison.Ordinal));
-        foreach (var method in new[] { "ERM", "DFR", "GroupDRO", "FlatDebias", "JTT", "PGD" })
+        foreach (var method in new[] { "ERM", "DFR", "GroupDRO", "FlatDebias", "JTT", "PGD", "LfF" })
             AssertMeasuredNumbers(lines.Single(l => l.StartsWith($"| {method} | ", StringComparison.Ordinal)).Replace("|", " ", StringComparison.Ordinal), 3);
     }
 

@@ -88,7 +88,7 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
             // Red against blue squares: learnt within the 20 epochs (a broken pipeline sits near 0.5).
             Assert.True(double.Parse(values["accuracy"], CultureInfo.InvariantCulture) >= 0.9, run.Output);
             // Every other trainer through the package: evaluated overall and per group, saved and loaded with the same scores.
-            foreach (var method in new[] { "Erm", "GroupDro", "Jtt", "Pgd", "Dfr" })
+            foreach (var method in new[] { "Erm", "GroupDro", "Jtt", "Pgd", "Lff", "Dfr" })
             {
                 var line = run.Output.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith($"method {method} ", StringComparison.Ordinal));
                 var m = line[$"method {method} ".Length..].Split(' ').Select(kv => kv.Split('=')).ToDictionary(kv => kv[0], kv => kv[1]);
