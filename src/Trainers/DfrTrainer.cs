@@ -237,16 +237,9 @@ public sealed class DfrTrainer : IEstimator<ClassifierNetworkTransformer>
         if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}; got {Convert.ToString(value, CultureInfo.InvariantCulture)}.");
     }
 
-    private void RequireRows(IDataView data)
+    private static void RequireRows(IDataView data)
     {
-        bool any;
-        if (data.GetRowCount() is long count) any = count > 0;
-        else
-        {
-            using var cursor = data.GetRowCursor([]);
-            any = cursor.MoveNext();
-        }
-        if (!any)
+        if (!DataViewRows.Any(data))
             throw new InvalidOperationException("The held-out data view has no rows: DFR fits the last layer on held-out rows with groups. Check the filter or split that produced it.");
     }
 

@@ -240,14 +240,7 @@ public abstract class NetworkTrainerBase<TOptions> : IEstimator<ClassifierNetwor
     /// <summary>Throws when <paramref name="data"/> has no rows (counted without reading any column).</summary>
     private void RequireRows(IDataView data, string role)
     {
-        bool any;
-        if (data.GetRowCount() is long count) any = count > 0;
-        else
-        {
-            using var cursor = data.GetRowCursor([]);
-            any = cursor.MoveNext();
-        }
-        if (!any)
+        if (!DataViewRows.Any(data))
             throw new InvalidOperationException(
                 $"The {role} data view has no rows: Fit needs rows of at least two classes in the label column '{TrainerOptions.LabelColumnName}'. " +
                 "Check the filter or split that produced it.");

@@ -14,7 +14,8 @@ namespace MLNet.FlatDebias.Tests.Trainers;
 [Collection(TorchCollection.Name)]
 public sealed class DebiasingTests(ITestOutputHelper output)
 {
-    private static T Same<T>(T options) where T : NetworkTrainerOptions
+    /// <summary>The network, schedule and seed every method gets on the in-test biased digits (also TwoStageTrainerTests').</summary>
+    internal static T Same<T>(T options) where T : NetworkTrainerOptions
     {
         options.Network = NetworkKind.SmallCnn;
         options.NetworkWidth = 8;

@@ -163,13 +163,7 @@ public sealed class TwoStageTrainerTests(ITestOutputHelper output)
 
         // The settings of DebiasingTests (the same network, epochs and seed for every method); each method's own knobs at
         // its trainer's defaults, except the first stage, a fifth of the run as in JTT's Waterbirds setting.
-        T Same<T>(T o) where T : NetworkTrainerOptions
-        {
-            o.Network = NetworkKind.SmallCnn; o.NetworkWidth = 8; o.NumberOfEpochs = 10; o.BatchSize = 32; o.LearningRate = 2e-3;
-            o.Optimizer = OptimizerKind.Adam; o.Seed = 7; o.Device = TrainingDevice.Cpu; o.GroupColumnName = "Group";
-            o.ModelSelection = ModelSelection.ValidationWorstGroupAccuracy;
-            return o;
-        }
+        static T Same<T>(T o) where T : NetworkTrainerOptions => DebiasingTests.Same(o);
         using var erm = ml.MulticlassClassification.Trainers.Erm(Same(new ErmTrainer.Options())).Fit(train, validation);
         using var jtt = ml.MulticlassClassification.Trainers.Jtt(Same(new JttTrainer.Options { FirstStageEpochs = 2 })).Fit(train, validation);
         using var pgd = ml.MulticlassClassification.Trainers.Pgd(Same(new PgdTrainer.Options { FirstStageEpochs = 2 })).Fit(train, validation);
