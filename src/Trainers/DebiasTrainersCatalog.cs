@@ -148,7 +148,7 @@ public static class DebiasTrainersCatalog
     /// <returns>The trainer.</returns>
     public static JttTrainer Jtt(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", NetworkKind network = TrainerDefaults.Network,
-        int numberOfEpochs = TrainerDefaults.NumberOfEpochs, int firstStageEpochs = 2, double upweightFactor = 100)
+        int numberOfEpochs = TrainerDefaults.NumberOfEpochs, int firstStageEpochs = TrainerDefaults.FirstStageEpochs, double upweightFactor = TrainerDefaults.JttUpweightFactor)
         => catalog.Jtt(new JttTrainer.Options
         {
             LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, Network = network,
@@ -175,7 +175,7 @@ public static class DebiasTrainersCatalog
     /// <returns>The trainer.</returns>
     public static PgdTrainer Pgd(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", NetworkKind network = TrainerDefaults.Network,
-        int numberOfEpochs = TrainerDefaults.NumberOfEpochs, int firstStageEpochs = 2)
+        int numberOfEpochs = TrainerDefaults.NumberOfEpochs, int firstStageEpochs = TrainerDefaults.FirstStageEpochs)
         => catalog.Pgd(new PgdTrainer.Options
         {
             LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, Network = network,

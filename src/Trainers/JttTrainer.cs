@@ -31,7 +31,7 @@ public sealed class JttTrainer : TwoStageTrainerBase<JttTrainer.Options>
         /// <summary>lambda_up: how many times more an error-set row weighs in the second stage. Default 100 (the paper's
         /// Waterbirds value, with T = 60 of 300 epochs; its CelebA value is 50, MultiNLI 6). Range: 1 and up (1 gives
         /// every row the same weight).</summary>
-        public double UpweightFactor { get; set; } = 100;
+        public double UpweightFactor { get; set; } = TrainerDefaults.JttUpweightFactor;
 
         /// <summary>How the error set is upweighted. Default <see cref="JttUpweighting.Sampling"/> (the released code's
         /// upsampling, at a fixed epoch length).</summary>

@@ -34,7 +34,7 @@ public sealed class PgdTrainer : TwoStageTrainerBase<PgdTrainer.Options>
         /// <summary>r of the entrywise r-norm of the per-row gradient. Default 0.7, the released code's default
         /// (<c>--norm_scale</c>), which produced the paper's numbers; 2 is the Euclidean norm the paper writes.
         /// Range: finite and &gt; 0.</summary>
-        public double NormExponent { get; set; } = 0.7;
+        public double NormExponent { get; set; } = TrainerDefaults.PgdNormExponent;
 
         /// <summary>Where the second stage starts. Default <see cref="SecondStageStart.FromFirstStage"/> (the paper
         /// initialises the debiased model with the biased one).</summary>

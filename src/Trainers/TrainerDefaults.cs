@@ -37,4 +37,10 @@ internal static class TrainerDefaults
     public const double DfrTuningFraction = 0.5;
 
     public static double[] DfrInverseRegularizationValues() => [1, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01];
+
+    // The two-stage trainers: T, a short first stage for short schedules (JTT's Waterbirds setting is 60 of 300 epochs);
+    // JTT's lambda_up for Waterbirds; PGD's norm exponent of the released code (--norm_scale).
+    public const int FirstStageEpochs = 2;
+    public const double JttUpweightFactor = 100;
+    public const double PgdNormExponent = 0.7;
 }

@@ -12,7 +12,7 @@ public abstract class TwoStageTrainerOptions : NetworkTrainerOptions
 {
     /// <summary>Epochs of the first (biased) stage, JTT's T. Default 2 (the ERM warm-up FlatDebias uses by default;
     /// JTT's Waterbirds setting is 60 of 300 epochs, a fifth of the run). Range: 1 and up.</summary>
-    public int FirstStageEpochs { get; set; } = 2;
+    public int FirstStageEpochs { get; set; } = TrainerDefaults.FirstStageEpochs;
 
     /// <summary>Where the second stage starts. The default differs by method and follows each paper: JTT trains the
     /// second model from scratch, PGD continues from the biased model.</summary>
