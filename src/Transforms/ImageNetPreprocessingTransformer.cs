@@ -55,6 +55,13 @@ public sealed class ImageNetPreprocessingTransformer : ITransformer
     /// pass this shape to a trainer.</summary>
     public ImageShape OutputShape => new(3, Crop, Crop);
 
+    /// <summary>What the preprocessing computes, as one line: sizes, mean, standard deviation and image folder. Two
+    /// transformers with the same description produce the same values from the same files (a key part of
+    /// <see cref="FeatureFileKey"/>).</summary>
+    public string Description => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"ImageNetPreprocessing resize {Resize}, crop {Crop}, mean [{string.Join(", ", Mean.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))}], " +
+        $"std [{string.Join(", ", Std.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))}], folder '{ImageFolder}'");
+
     /// <summary>True: the chain maps row to row.</summary>
     public bool IsRowToRowMapper => ((ITransformer)Chain).IsRowToRowMapper;
 

@@ -89,13 +89,7 @@ public static class OnnxExport
             x = options.InputName;
         }
 
-        var features = network switch
-        {
-            ResNet r => ResNetGraphWriter.WriteFeatures(r, g, x),
-            SmallCnn c => SmallCnnGraphWriter.WriteFeatures(c, g, x),
-            Mlp m => MlpGraphWriter.WriteFeatures(m, g, x, options.FlattenedInput),
-            _ => throw new NotSupportedException($"ONNX export does not know the network type '{network.GetType().FullName}'."),
-        };
+        var features = WriteFeatures(network, g, x, options.FlattenedInput);
 
         long classes = network.NumberOfClasses;
         var logits = g.Linear(features, "fc", options.IncludeLogits ? options.LogitsName : null);
@@ -138,4 +132,16 @@ public static class OnnxExport
         }
         return model;
     }
+
+    /// <summary>Writes the nodes of <paramref name="network"/>'s <see cref="ClassifierNetwork.Features"/> after
+    /// <paramref name="x"/> (an image batch, or flat rows when <paramref name="inputIsFlat"/> and the network flattens
+    /// its input itself); returns the name of the <c>[N, FeatureDimension]</c> output.</summary>
+    /// <exception cref="NotSupportedException">The network type is not one the exporter knows.</exception>
+    internal static string WriteFeatures(ClassifierNetwork network, OnnxGraphBuilder g, string x, bool inputIsFlat) => network switch
+    {
+        ResNet r => ResNetGraphWriter.WriteFeatures(r, g, x),
+        SmallCnn c => SmallCnnGraphWriter.WriteFeatures(c, g, x),
+        Mlp m => MlpGraphWriter.WriteFeatures(m, g, x, inputIsFlat),
+        _ => throw new NotSupportedException($"ONNX export does not know the network type '{network.GetType().FullName}'."),
+    };
 }

@@ -30,4 +30,18 @@ internal static class TensorAssert
         var worst = (error / bound).max().ToDoubleValue();
         Assert.True(worst <= 1.0, $"{what}: relative error {worst * tolerance:G4} exceeds {tolerance:G3}");
     }
+
+    /// <summary>Asserts equal lengths and max |expected[i] - actual[i]| &lt;= <paramref name="absoluteTolerance"/>.</summary>
+    public static void AllClose(IReadOnlyList<float> expected, IReadOnlyList<float> actual, double absoluteTolerance, string what = "")
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        double worst = 0;
+        int at = -1;
+        for (int i = 0; i < expected.Count; i++)
+        {
+            double error = Math.Abs((double)expected[i] - actual[i]);
+            if (!(error <= worst)) (worst, at) = (error, i);
+        }
+        Assert.True(worst <= absoluteTolerance, $"{what}: max abs error {worst:G4} at index {at} exceeds {absoluteTolerance:G3}");
+    }
 }
