@@ -72,15 +72,65 @@ public static class MethodComparison
             var (dro, droSeconds) = Fit(console, prefix + "GroupDRO", Configure(new GroupDroTrainer.Options(), configure), o => trainers.GroupDro(o).Fit(train));
             runs.Add(new MethodRun("GroupDRO", dro, droSeconds, null));
 
-            MethodRun? best = null;
-            var candidates = new List<(double Quantile, TrainingHistory History, double Seconds)>();
+            var (best, candidates) = SearchFlatDebias(console, train, configure, quantiles, () => new FlatDebiasTrainer.Options(), "FlatDebias", prefix,
+                o => trainers.FlatDebias(o).Fit(train));
+            search.AddRange(candidates);
+            runs.Add(best);
+        }
+        catch
+        {
+            foreach (var run in runs) run.Model.Dispose();
+            throw;
+        }
+        PrintSearch(console, prefix + "FlatDebias", search, selection);
+        return (runs, search);
+    }
+
+    /// <summary>Prints the bound search table (nothing for a single candidate).</summary>
+    /// <param name="console">Where it goes.</param>
+    /// <param name="name">The method's name, e.g. <c>FlatDebias</c>.</param>
+    /// <param name="search">The candidates.</param>
+    /// <param name="selection">The rule that chose.</param>
+    public static void PrintSearch(TrainingConsole console, string name, IReadOnlyList<EpsilonCandidate> search, ModelSelection selection)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(search);
+        if (search.Count <= 1) return;
+        console.Line($"{name} bound search (validation only; the best {(selection == ModelSelection.ValidationAccuracy ? "accuracy" : "worst-group accuracy")} is kept):");
+        console.Line(TextTable.Render(["quantile", "epsilon", "selected epoch", "val accuracy", "val worst group", "kept"],
+            [.. search.Select(c => (IReadOnlyList<string>)[Format.Setting(c.Quantile), Format.Number(c.TraceBound), Format.Count(c.SelectedEpoch),
+                Format.Percent(c.ValidationAccuracy), Format.Percent(c.ValidationWorstGroupAccuracy), c.Chosen ? "yes" : ""])]));
+    }
+
+    /// <summary>FlatDebias trained once per quantile of <paramref name="quantiles"/> from the options <paramref name="create"/>
+    /// makes, keeping the run with the best validation score by the options' model selection (the first on a tie).</summary>
+    /// <param name="console">Progress goes here.</param>
+    /// <param name="train">The training data.</param>
+    /// <param name="configure">Sets the shared options.</param>
+    /// <param name="quantiles">The bound search grid.</param>
+    /// <param name="create">Makes the FlatDebias options before the shared settings and the quantile are set (e.g.
+    /// <see cref="FlatDebiasTrainer.Options.PaperExact"/>).</param>
+    /// <param name="method">The method's name in the runs, e.g. <c>FlatDebias</c>.</param>
+    /// <param name="prefix">Prefix of the run names in the progress lines.</param>
+    /// <param name="fit">Fits the trainer with the options.</param>
+    /// <returns>The kept run (the others are disposed) and every candidate.</returns>
+    public static (MethodRun Best, IReadOnlyList<EpsilonCandidate> Search) SearchFlatDebias(TrainingConsole console, IDataView train, Action<NetworkTrainerOptions> configure,
+        IReadOnlyList<double> quantiles, Func<FlatDebiasTrainer.Options> create, string method, string prefix, Func<FlatDebiasTrainer.Options, ClassifierNetworkTransformer> fit)
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        ArgumentNullException.ThrowIfNull(fit);
+        var selection = Configure(new ErmTrainer.Options(), configure).ModelSelection;
+        MethodRun? best = null;
+        var candidates = new List<(double Quantile, TrainingHistory History, double Seconds)>();
+        try
+        {
             foreach (var quantile in quantiles)
             {
-                var options = Configure(new FlatDebiasTrainer.Options(), configure);
+                var options = Configure(create(), configure);
                 options.TraceBoundQuantile = quantile;
-                var (model, seconds) = Fit(console, $"{prefix}FlatDebias q={Format.Setting(quantile)}", options, o => trainers.FlatDebias(o).Fit(train));
+                var (model, seconds) = Fit(console, $"{prefix}{method} q={Format.Setting(quantile)}", options, fit);
                 candidates.Add((quantile, model.History, seconds));
-                var run = new MethodRun("FlatDebias", model, seconds, quantile);
+                var run = new MethodRun(method, model, seconds, quantile);
                 if (best is null || Score(run, selection) > Score(best, selection))
                 {
                     best?.Model.Dispose();
@@ -91,28 +141,37 @@ public static class MethodComparison
                     model.Dispose();
                 }
             }
-            foreach (var (quantile, history, seconds) in candidates)
-            {
-                var selected = history.Epochs[history.SelectedEpoch];
-                search.Add(new EpsilonCandidate(quantile, history.Epochs[^1].TraceBound, history.SelectedEpoch + 1,
-                    selected.ValidationWorstGroupAccuracy, selected.ValidationAccuracy, quantile.Equals(best!.Quantile), seconds));
-            }
-            runs.Add(best!);
         }
         catch
         {
-            foreach (var run in runs) run.Model.Dispose();
+            best?.Model.Dispose();
             throw;
         }
-        if (search.Count > 1)
+        var search = candidates.Select(c =>
         {
-            console.Line($"{prefix}FlatDebias bound search (validation only; the best {(selection == ModelSelection.ValidationAccuracy ? "accuracy" : "worst-group accuracy")} is kept):");
-            console.Line(TextTable.Render(["quantile", "epsilon", "selected epoch", "val accuracy", "val worst group", "kept"],
-                [.. search.Select(c => (IReadOnlyList<string>)[Format.Setting(c.Quantile), Format.Number(c.TraceBound), Format.Count(c.SelectedEpoch),
-                    Format.Percent(c.ValidationAccuracy), Format.Percent(c.ValidationWorstGroupAccuracy), c.Chosen ? "yes" : ""])]));
-        }
-        return (runs, search);
+            var selected = c.History.Epochs[c.History.SelectedEpoch];
+            return new EpsilonCandidate(c.Quantile, c.History.Epochs[^1].TraceBound, c.History.SelectedEpoch + 1,
+                selected.ValidationWorstGroupAccuracy, selected.ValidationAccuracy, c.Quantile.Equals(best!.Quantile), c.Seconds);
+        }).ToList();
+        return (best!, search);
     }
+
+    /// <summary>Trains one run with progress and times it.</summary>
+    /// <typeparam name="T">The trainer's options.</typeparam>
+    /// <param name="console">Progress goes here.</param>
+    /// <param name="name">The run's name.</param>
+    /// <param name="options">The options (their progress sinks are set here).</param>
+    /// <param name="fit">Fits the trainer.</param>
+    /// <returns>The model and the wall-clock seconds.</returns>
+    public static (ClassifierNetworkTransformer Model, double Seconds) Timed<T>(TrainingConsole console, string name, T options, Func<T, ClassifierNetworkTransformer> fit)
+        where T : NetworkTrainerOptions => Fit(console, name, options, fit);
+
+    /// <summary>Applies the shared settings to a trainer's options.</summary>
+    /// <typeparam name="T">The options type.</typeparam>
+    /// <param name="options">The options.</param>
+    /// <param name="configure">The shared settings.</param>
+    /// <returns><paramref name="options"/>.</returns>
+    public static T With<T>(T options, Action<NetworkTrainerOptions> configure) where T : NetworkTrainerOptions => Configure(options, configure);
 
     /// <summary>One ERM epoch with the shared settings and no validation: the start of every run above (training is
     /// deterministic, so a one-epoch run with the same seed is the first epoch of the longer runs).</summary>

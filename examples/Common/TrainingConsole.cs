@@ -62,6 +62,48 @@ public sealed class TrainingConsole
         return result;
     }
 
+    /// <summary>Runs work over a known number of items (e.g. images through a feature extractor) with progress: in a
+    /// terminal a live bar with the rate and the time left; otherwise a line at every tenth.</summary>
+    /// <typeparam name="T">What the work returns.</typeparam>
+    /// <param name="name">What is counted, e.g. <c>features train (4795 images)</c>.</param>
+    /// <param name="total">The number of items.</param>
+    /// <param name="work">The work, given a sink for the number of items done so far.</param>
+    /// <returns>What <paramref name="work"/> returned.</returns>
+    public T Count<T>(string name, long total, Func<IProgress<long>, T> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        if (!Interactive)
+        {
+            long nextTenth = 1;
+            var lines = new CallbackProgress(done =>
+            {
+                if (total <= 0 || done * 10 < nextTenth * total) return;
+                nextTenth = done * 10 / total + 1;
+                Line(string.Create(CultureInfo.InvariantCulture, $"{name}: {done}/{total} ({clock.Elapsed.TotalSeconds:F0} s, {done / Math.Max(1e-9, clock.Elapsed.TotalSeconds):F1}/s)"));
+            });
+            return work(lines);
+        }
+        T result = default!;
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask(Markup.Escape(name), autoStart: true, maxValue: Math.Max(1, total));
+                result = work(new CallbackProgress(done => task.Value = done));
+                task.Value = task.MaxValue;
+                task.StopTask();
+            });
+        return result;
+    }
+
+    /// <summary>Calls back on the reporting thread (not <see cref="Progress{T}"/>, which posts elsewhere).</summary>
+    private sealed class CallbackProgress(Action<long> callback) : IProgress<long>
+    {
+        public void Report(long value) => callback(value);
+    }
+
     /// <summary>Formats an epoch report as one line: the run's name, then <see cref="EpochReport.ToString"/>.</summary>
     /// <param name="name">The run's name.</param>
     /// <param name="report">The report.</param>

@@ -53,6 +53,7 @@ public static class WaterbirdsExample
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(console);
+        if (settings.FrozenBackbone) return FrozenBackboneExperiment.Execute(settings, console);
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(settings.OutputFolder);
         var mlContext = new MLContext(settings.Seed);
@@ -93,7 +94,7 @@ public static class WaterbirdsExample
         }
     }
 
-    private static string BuildMnistSet(WaterbirdsSettings settings, TrainingConsole console)
+    internal static string BuildMnistSet(WaterbirdsSettings settings, TrainingConsole console)
     {
         // Written at the network's image size (WaterbirdsMnist's range is 16-512 px): decoding small PNGs is most of
         // the data cost, and the preprocessing's resize is then the identity.
@@ -140,7 +141,7 @@ public static class WaterbirdsExample
         options.ModelSelection = ModelSelection.ValidationWorstGroupAccuracy;
     }
 
-    private static DatasetSummary Summarize(MLContext mlContext, IDataView train, IDataView validation, IDataView test)
+    internal static DatasetSummary Summarize(MLContext mlContext, IDataView train, IDataView validation, IDataView test)
     {
         var shares = mlContext.MulticlassClassification.ComputeGroupWeights(train, WaterbirdsColumns.Group);
         int trainRows = (int)train.GetRowCount().GetValueOrDefault();

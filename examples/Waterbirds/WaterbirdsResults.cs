@@ -37,7 +37,34 @@ public sealed record WaterbirdsResults
 
     /// <summary>Wall-clock seconds of the whole run.</summary>
     public required double Seconds { get; init; }
+
+    /// <summary>With <c>--frozen-backbone</c>: seconds to build (or find) the dataset folder, before any extraction; null otherwise.</summary>
+    public double? DatasetSeconds { get; init; }
+
+    /// <summary>With <c>--frozen-backbone</c>: seconds to extract (or reuse) the features of the three splits; null otherwise.</summary>
+    public double? ExtractionSeconds { get; init; }
+
+    /// <summary>With <c>--frozen-backbone</c>: seconds to train every method on the features; null otherwise.</summary>
+    public double? TrainingSeconds { get; init; }
+
+    /// <summary>With <c>--frozen-backbone</c>: the backbone and the feature extraction of each split; null otherwise.</summary>
+    public FeatureExtractionSummary? Extraction { get; init; }
 }
+
+/// <summary>The frozen backbone and how each split's features were obtained.</summary>
+/// <param name="Backbone">The backbone's fingerprint (name, network, input, feature size, weights hash).</param>
+/// <param name="Preprocessing">The preprocessing's description.</param>
+/// <param name="Splits">One entry per split.</param>
+public sealed record FeatureExtractionSummary(string Backbone, string Preprocessing, IReadOnlyList<SplitFeatures> Splits);
+
+/// <summary>One split's features.</summary>
+/// <param name="Split">train, validation or test.</param>
+/// <param name="Rows">Images.</param>
+/// <param name="File">The feature file.</param>
+/// <param name="Reused">Whether an existing file was reused.</param>
+/// <param name="Reason">Why it was made, when it was.</param>
+/// <param name="Seconds">Seconds to extract (or load) them.</param>
+public sealed record SplitFeatures(string Split, int Rows, string File, bool Reused, string? Reason, double Seconds);
 
 /// <summary>Rows per split and training rows per group.</summary>
 public sealed record DatasetSummary(int Train, int Validation, int Test, IReadOnlyDictionary<string, int> TrainGroups);

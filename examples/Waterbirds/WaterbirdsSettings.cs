@@ -67,6 +67,16 @@ public sealed record WaterbirdsSettings
     /// <summary>Whether <c>--quick</c> chose the defaults.</summary>
     public bool Quick { get; init; }
 
+    /// <summary>Whether the networks are trained on the penultimate features of a frozen, pretrained backbone
+    /// (<c>--frozen-backbone</c>) instead of on pixels.</summary>
+    public bool FrozenBackbone { get; init; }
+
+    /// <summary>With <see cref="FrozenBackbone"/> and <see cref="PretrainedWeights"/>: the backbone network the weights are for.</summary>
+    public NetworkKind Backbone { get; init; }
+
+    /// <summary>With <see cref="FrozenBackbone"/>: the folder of feature files reused across runs.</summary>
+    public string FeatureCacheFolder { get; init; } = "";
+
     /// <summary>Whether this is the real dataset.</summary>
     public bool RealData => DataFolder is not null;
 }
@@ -99,6 +109,18 @@ internal sealed class WaterbirdsCommand
     internal const double RealLearningRate = 1e-3;
     internal const OptimizerKind RealOptimizer = OptimizerKind.Sgd;
 
+    // --frozen-backbone: a head (Linear by default) on the penultimate features of the built-in ImageNet ResNet-18 at 224 px.
+    internal const int FrozenImageSize = 224;
+    internal const NetworkKind FrozenNetwork = NetworkKind.Linear;
+    internal const NetworkKind FrozenPretrainedBackbone = NetworkKind.ResNet50;
+    internal const int FrozenEpochs = 30;
+    internal const int FrozenBatchSize = 128;
+    internal const double FrozenLearningRate = 1e-3;
+    internal const OptimizerKind FrozenOptimizer = OptimizerKind.Adam;
+    internal const int QuickFrozenScaleDivisor = 20;
+    internal static readonly string DefaultFeatureCache = Path.Combine(
+        Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "mlnet-flatdebias", "features");
+
     internal const double DefaultMomentum = 0.9;
     internal const double DefaultWeightDecay = 1e-4;
     internal static readonly double[] DefaultQuantiles = [0.7, 0.8, 0.9];
@@ -124,6 +146,9 @@ internal sealed class WaterbirdsCommand
     public Option<string> Output { get; } = new("--output") { Description = "Output folder for results.json, the models and the charts.", DefaultValueFactory = _ => DefaultOutput };
     public Option<int?> Scale { get; } = new("--scale") { Description = $"MNIST-built set only: divide Waterbirds' group counts by this (1 = Waterbirds' sizes, 4795/1199/5794 rows). Default: {MnistScaleDivisor} ({QuickScaleDivisor} with --quick)." };
     public Option<int?> TraceRows { get; } = new("--trace-rows") { Description = $"Training rows per group whose Fisher traces are drawn (the first of each group). Default: {RealTraceRowsPerGroup} with --data, {DefaultTraceRowsPerGroup} without." };
+    public Option<bool> Frozen { get; } = new("--frozen-backbone") { Description = $"Train every method on the penultimate features of a frozen ImageNet backbone, extracted once per image and kept in --feature-cache: the built-in ImageNet ResNet-18 (package Microsoft.ML.DnnImageFeaturizer.ResNet18), or --backbone with --pretrained weights. Images at {FrozenImageSize} px; the head is --network (default {FrozenNetwork}; Mlp also works); defaults {FrozenEpochs} epochs, batch {FrozenBatchSize}, {FrozenOptimizer} lr {FrozenLearningRate:G}. Adds the paper-exact FlatDebias, JTT, PGD, LfF and DFR to the table." };
+    public Option<NetworkKind?> Backbone { get; } = new("--backbone") { Description = $"With --frozen-backbone and --pretrained: the network the weights are for (ResNet18, ResNet34, ResNet50). Default: {FrozenPretrainedBackbone}." };
+    public Option<string?> FeatureCache { get; } = new("--feature-cache") { Description = "With --frozen-backbone: the folder of feature files, reused by later runs while the dataset, preprocessing and backbone are the same (a stale file is detected and made again). Default: ~/.cache/mlnet-flatdebias/features." };
     public Option<bool> Quick { get; } = new("--quick") { Description = "The smallest setting (about 20 seconds on 2 cores once built; for CI); explicit options still win." };
 
     public RootCommand Create()
@@ -133,7 +158,7 @@ internal sealed class WaterbirdsCommand
             "worst-group accuracy and evaluated on test; prints the paper's Table 1 and the per-group table and writes " +
             "results.json, the models (ML.NET zips) and charts (PNG) to --output. Without --data it builds a Waterbirds-format " +
             "set from MNIST (digits 0-4 vs 5-9 over land or water textures, 95 % correlated in training).");
-        foreach (var option in new Option[] { Data, Pretrained, Network, Width, ImageSize, Epochs, BatchSize, LearningRate, Optimizer, Momentum, WeightDecay, Augment, Quantiles, Seed, Device, Output, Scale, TraceRows, Quick })
+        foreach (var option in new Option[] { Data, Pretrained, Network, Width, ImageSize, Epochs, BatchSize, LearningRate, Optimizer, Momentum, WeightDecay, Augment, Quantiles, Seed, Device, Output, Scale, TraceRows, Frozen, Backbone, FeatureCache, Quick })
             command.Options.Add(option);
         return command;
     }
@@ -142,35 +167,45 @@ internal sealed class WaterbirdsCommand
     public WaterbirdsSettings Resolve(ParseResult result)
     {
         bool quick = result.GetValue(Quick);
+        bool frozen = result.GetValue(Frozen);
         var data = result.GetValue(Data);
         bool real = !string.IsNullOrWhiteSpace(data);
         if (real && !Directory.Exists(data)) throw new UsageException($"--data folder '{data}' does not exist.");
         var pretrained = result.GetValue(Pretrained);
         if (!string.IsNullOrWhiteSpace(pretrained) && !File.Exists(pretrained)) throw new UsageException($"--pretrained file '{pretrained}' does not exist.");
-        int imageSize = CommandLineHost.Check(result.GetValue(ImageSize) ?? (real ? RealImageSize : quick ? QuickImageSize : MnistImageSize), "--image-size", v => v is >= 16 and <= 1024, "must be in [16, 1024] pixels");
-        int epochs = CommandLineHost.Check(result.GetValue(Epochs) ?? (real ? RealEpochs : quick ? QuickEpochs : MnistEpochs), "--epochs", v => v >= 1, "must be >= 1");
+        int imageSize = CommandLineHost.Check(result.GetValue(ImageSize) ?? (frozen ? FrozenImageSize : real ? RealImageSize : quick ? QuickImageSize : MnistImageSize), "--image-size", v => v is >= 16 and <= 1024, "must be in [16, 1024] pixels");
+        int epochs = CommandLineHost.Check(result.GetValue(Epochs) ?? (quick ? QuickEpochs : frozen ? FrozenEpochs : real ? RealEpochs : MnistEpochs), "--epochs", v => v >= 1, "must be >= 1");
         int warmup = new FlatDebiasTrainer.Options().WarmupEpochs;
         if (epochs <= warmup) throw new UsageException($"--epochs must be more than FlatDebias's {warmup} warm-up epoch(s); got {epochs}.");
         var quantiles = result.GetValue(Quantiles) is { Length: > 0 } q ? q : quick ? QuickQuantiles : DefaultQuantiles;
         foreach (var v in quantiles) CommandLineHost.Check(v, "--quantiles", x => x is > 0 and <= 1, "values must be in (0, 1]");
         var output = result.GetValue(Output) ?? DefaultOutput;
         if (string.IsNullOrWhiteSpace(output)) throw new UsageException("--output must name a folder.");
-        var network = result.GetValue(Network) ?? (real ? RealNetwork : NetworkKind.SmallCnn);
+        var network = result.GetValue(Network) ?? (frozen ? FrozenNetwork : real ? RealNetwork : NetworkKind.SmallCnn);
+        if (frozen && network is not (NetworkKind.Linear or NetworkKind.Mlp))
+            throw new UsageException($"--network with --frozen-backbone is the head on the features: Linear or Mlp; got {network}.");
+        var backbone = result.GetValue(Backbone) ?? FrozenPretrainedBackbone;
+        if (result.GetValue(Backbone) is not null && (!frozen || string.IsNullOrWhiteSpace(pretrained)))
+            throw new UsageException("--backbone needs --frozen-backbone and --pretrained (without them the built-in ImageNet ResNet-18 is the backbone).");
+        if (backbone is not (NetworkKind.ResNet18 or NetworkKind.ResNet34 or NetworkKind.ResNet50))
+            throw new UsageException($"--backbone must be ResNet18, ResNet34 or ResNet50; got {backbone}.");
+        var featureCache = result.GetValue(FeatureCache);
+        if (featureCache is not null && string.IsNullOrWhiteSpace(featureCache)) throw new UsageException("--feature-cache must name a folder.");
         return new WaterbirdsSettings
         {
             DataFolder = real ? Path.GetFullPath(data!) : null,
             PretrainedWeights = string.IsNullOrWhiteSpace(pretrained) ? null : Path.GetFullPath(pretrained),
             Network = network,
             NetworkWidth = result.GetValue(Width) is int w ? CommandLineHost.Check(w, "--width", x => x >= 1, "must be >= 1")
-                : !real && network == NetworkKind.SmallCnn ? MnistNetworkWidth : null,
+                : !real && !frozen && network == NetworkKind.SmallCnn ? MnistNetworkWidth : null,
             ImageSize = imageSize,
             // The real images: resize then centre crop in the literature's ratio (256 -> 224). The MNIST-built
             // images are resized to the network's size without a crop, so the digit is never cut.
             ResizeSize = real ? (int)Math.Round(imageSize * (double)RealResizeSize / RealImageSize) : imageSize,
             Epochs = epochs,
-            BatchSize = CommandLineHost.Check(result.GetValue(BatchSize) ?? (real ? RealBatchSize : MnistBatchSize), "--batch-size", v => v >= 1, "must be >= 1"),
-            LearningRate = CommandLineHost.Check(result.GetValue(LearningRate) ?? (real ? RealLearningRate : MnistLearningRate), "--learning-rate", v => v > 0 && double.IsFinite(v), "must be > 0"),
-            Optimizer = result.GetValue(Optimizer) ?? (real ? RealOptimizer : MnistOptimizer),
+            BatchSize = CommandLineHost.Check(result.GetValue(BatchSize) ?? (frozen ? FrozenBatchSize : real ? RealBatchSize : MnistBatchSize), "--batch-size", v => v >= 1, "must be >= 1"),
+            LearningRate = CommandLineHost.Check(result.GetValue(LearningRate) ?? (frozen ? FrozenLearningRate : real ? RealLearningRate : MnistLearningRate), "--learning-rate", v => v > 0 && double.IsFinite(v), "must be > 0"),
+            Optimizer = result.GetValue(Optimizer) ?? (frozen ? FrozenOptimizer : real ? RealOptimizer : MnistOptimizer),
             Momentum = CommandLineHost.Check(result.GetValue(Momentum), "--momentum", v => v is >= 0 and < 1, "must be in [0, 1)"),
             WeightDecay = CommandLineHost.Check(result.GetValue(WeightDecay), "--weight-decay", v => v >= 0 && double.IsFinite(v), "must be >= 0"),
             Augmentation = result.GetValue(Augment),
@@ -178,9 +213,12 @@ internal sealed class WaterbirdsCommand
             Seed = result.GetValue(Seed),
             Device = result.GetValue(Device),
             OutputFolder = Path.GetFullPath(output),
-            ScaleDivisor = CommandLineHost.Check(result.GetValue(Scale) ?? (quick ? QuickScaleDivisor : MnistScaleDivisor), "--scale", v => v is >= 1 and <= 100, "must be in [1, 100]"),
+            ScaleDivisor = CommandLineHost.Check(result.GetValue(Scale) ?? (quick ? (frozen ? QuickFrozenScaleDivisor : QuickScaleDivisor) : MnistScaleDivisor), "--scale", v => v is >= 1 and <= 100, "must be in [1, 100]"),
             TraceRowsPerGroup = CommandLineHost.Check(result.GetValue(TraceRows) ?? (real ? RealTraceRowsPerGroup : DefaultTraceRowsPerGroup), "--trace-rows", v => v >= 1, "must be >= 1"),
             Quick = quick,
+            FrozenBackbone = frozen,
+            Backbone = backbone,
+            FeatureCacheFolder = Path.GetFullPath(featureCache ?? DefaultFeatureCache),
         };
     }
 }

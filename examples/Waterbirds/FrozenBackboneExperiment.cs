@@ -1,0 +1,231 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNet.FlatDebias.Metrics;
+using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Trainers.Networks;
+using MLNet.FlatDebias.Transforms;
+
+namespace MLNet.FlatDebias.Examples.Waterbirds;
+
+/// <summary>
+/// The Waterbirds table on a frozen, pretrained backbone (<c>--frozen-backbone</c>): every image goes once through
+/// the preprocessing and the backbone (<see cref="PretrainedFeaturesEstimator"/>), the features are kept in feature files
+/// (<see cref="FeatureFile"/>, reused by later runs), and each method trains a head (a linear layer by default) on them:
+/// ERM, GroupDRO, FlatDebias with its defaults and with the paper's exact setting (each with the bound search), JTT,
+/// PGD, LfF, and DFR over the ERM model. Every model is selected on validation worst-group accuracy and reported on test;
+/// the saved models score image paths (preprocessing, backbone and head in one ML.NET chain).
+/// </summary>
+internal static class FrozenBackboneExperiment
+{
+    public static WaterbirdsResults Execute(WaterbirdsSettings settings, TrainingConsole console)
+    {
+        var clock = Stopwatch.StartNew();
+        Directory.CreateDirectory(settings.OutputFolder);
+        var mlContext = new MLContext(settings.Seed);
+        var folder = settings.DataFolder ?? WaterbirdsExample.BuildMnistSet(settings, console);
+        double datasetSeconds = clock.Elapsed.TotalSeconds;
+        var raw = new[] { WaterbirdsSplit.Train, WaterbirdsSplit.Validation, WaterbirdsSplit.Test }
+            .Select(split => mlContext.Data.LoadWaterbirds(folder, split)).ToArray();
+        var preprocessing = mlContext.Transforms.ImageNetPreprocessing(resize: settings.ResizeSize, crop: settings.ImageSize).Fit(raw[0]);
+        using var backbone = settings.PretrainedWeights is null
+            ? FeatureBackbone.ImageNetResNet18(inputShape: preprocessing.OutputShape)
+            : FeatureBackbone.FromPretrainedWeights(settings.Backbone, settings.PretrainedWeights, preprocessing.OutputShape);
+        var featurizer = mlContext.Transforms.PretrainedFeatures(backbone).Fit(preprocessing.Transform(raw[0]));
+        var data = WaterbirdsExample.Summarize(mlContext, raw[0], raw[1], raw[2]);
+
+        console.Line($"Waterbirds experiment on a frozen backbone, {(settings.RealData ? "Waterbirds" : "the Waterbirds-format MNIST set")}: {folder}");
+        console.Line($"  rows: train {data.Train}, validation {data.Validation}, test {data.Test}; training groups: {string.Join(", ", data.TrainGroups.Select(g => $"{g.Key} {g.Value}"))}");
+        console.Line($"  backbone: {backbone.Name}, {backbone.FeatureDimension} features at {settings.ImageSize}x{settings.ImageSize} px (resize {settings.ResizeSize}); feature files in {settings.FeatureCacheFolder}");
+        console.Line(string.Create(CultureInfo.InvariantCulture,
+            $"  head: {settings.Network}{(settings.NetworkWidth is int w ? $" width {w}" : "")}, {settings.Epochs} epochs, batch {settings.BatchSize}, {settings.Optimizer} lr {settings.LearningRate:G} wd {settings.WeightDecay:G}, seed {settings.Seed}"));
+        console.Line();
+
+        // Features once per image, kept for later runs (keyed by dataset, preprocessing and backbone).
+        var extractionClock = Stopwatch.StartNew();
+        var names = new[] { "train", "validation", "test" };
+        var splits = new List<SplitFeatures>();
+        var features = new IDataView[3];
+        string cacheFolder = Path.Combine(settings.FeatureCacheFolder, CacheName(folder, backbone));
+        for (int i = 0; i < 3; i++)
+        {
+            var key = new FeatureFileKey(FeatureFileKey.DescribeDataset(mlContext, raw[i]), preprocessing.Description, featurizer.BackboneFingerprint);
+            var extracted = featurizer.Transform(preprocessing.Transform(raw[i]));
+            var rows = mlContext.Transforms.SelectColumns(WaterbirdsColumns.ImagePath, WaterbirdsColumns.Label, WaterbirdsColumns.Group, "Features")
+                .Fit(extracted).Transform(extracted);
+            int count = (int)raw[i].GetRowCount().GetValueOrDefault();
+            var path = Path.Combine(cacheFolder, names[i] + ".idv");
+            var result = console.Count($"features {names[i]} ({count} images)", count, progress => FeatureFile.LoadOrCreate(mlContext, rows, path, key, progress));
+            console.Line(result.Reused
+                ? string.Create(CultureInfo.InvariantCulture, $"  {names[i]}: reused {result.Path} ({result.Seconds:F1} s)")
+                : string.Create(CultureInfo.InvariantCulture, $"  {names[i]}: extracted {count} images in {result.Seconds:F1} s ({count / result.Seconds:F1} images/s; {result.Reason})"));
+            splits.Add(new SplitFeatures(names[i], count, result.Path, result.Reused, result.Reason, result.Seconds));
+            features[i] = mlContext.Data.Cache(result.Data);
+        }
+        double extractionSeconds = extractionClock.Elapsed.TotalSeconds;
+        console.Line();
+        var (train, validation, test) = (features[0], features[1], features[2]);
+        var groupWeights = mlContext.MulticlassClassification.ComputeGroupWeights(raw[0], WaterbirdsColumns.Group);
+
+        void Configure(NetworkTrainerOptions options)
+        {
+            options.LabelColumnName = WaterbirdsColumns.Label;
+            options.FeatureColumnName = "Features";
+            options.GroupColumnName = WaterbirdsColumns.Group;
+            options.Network = settings.Network;
+            options.NetworkWidth = settings.NetworkWidth;
+            options.NumberOfEpochs = settings.Epochs;
+            options.BatchSize = settings.BatchSize;
+            options.LearningRate = settings.LearningRate;
+            options.Optimizer = settings.Optimizer;
+            options.Momentum = settings.Momentum;
+            options.WeightDecay = settings.WeightDecay;
+            options.Seed = settings.Seed;
+            options.Device = settings.Device;
+            options.ValidationSet = validation;
+            options.ModelSelection = ModelSelection.ValidationWorstGroupAccuracy;
+        }
+
+        var trainingClock = Stopwatch.StartNew();
+        var (runs, search) = MethodComparison.Train(mlContext, console, train, Configure, settings.Quantiles);
+        var all = new List<MethodRun>(runs);
+        try
+        {
+            var trainers = mlContext.MulticlassClassification.Trainers;
+            var (paper, paperSearch) = MethodComparison.SearchFlatDebias(console, train, Configure, settings.Quantiles, FlatDebiasTrainer.Options.PaperExact,
+                "FlatDebias paper-exact", "", o => trainers.FlatDebias(o).Fit(train));
+            all.Add(paper);
+            MethodComparison.PrintSearch(console, "FlatDebias paper-exact", paperSearch, ModelSelection.ValidationWorstGroupAccuracy);
+            all.Add(Peer(console, "JTT", MethodComparison.With(new JttTrainer.Options(), Configure), o => trainers.Jtt(o).Fit(train)));
+            all.Add(Peer(console, "PGD", MethodComparison.With(new PgdTrainer.Options(), Configure), o => trainers.Pgd(o).Fit(train)));
+            all.Add(Peer(console, "LfF", MethodComparison.With(new LffTrainer.Options(), Configure), o => trainers.Lff(o).Fit(train)));
+            var dfrClock = Stopwatch.StartNew();
+            var dfr = trainers.Dfr(runs[0].Model, new DfrTrainer.Options
+            {
+                LabelColumnName = WaterbirdsColumns.Label,
+                FeatureColumnName = "Features",
+                GroupColumnName = WaterbirdsColumns.Group,
+                Seed = settings.Seed,
+            }).Fit(validation);
+            all.Add(new MethodRun("DFR", dfr, runs[0].Seconds + dfrClock.Elapsed.TotalSeconds, null));
+            console.Line(string.Create(CultureInfo.InvariantCulture, $"DFR: the ERM model's last layer re-fitted on validation ({dfrClock.Elapsed.TotalSeconds:F1} s)"));
+            double trainingSeconds = trainingClock.Elapsed.TotalSeconds;
+            console.Line();
+
+            var results = Report(settings, console, mlContext, folder, new TransformerChain<ITransformer>(preprocessing, featurizer), raw[0], train, test,
+                groupWeights, data, all, [.. search, .. paperSearch]);
+            var final = results with
+            {
+                Seconds = clock.Elapsed.TotalSeconds,
+                DatasetSeconds = datasetSeconds,
+                ExtractionSeconds = extractionSeconds,
+                TrainingSeconds = trainingSeconds,
+                Extraction = new FeatureExtractionSummary(featurizer.BackboneFingerprint, preprocessing.Description, splits),
+            };
+            ExperimentFiles.WriteJson(Path.Combine(settings.OutputFolder, WaterbirdsExample.ResultsFile), final);
+            console.Line(string.Create(CultureInfo.InvariantCulture,
+                $"Wall-clock: dataset {datasetSeconds:F1} s, features {extractionSeconds:F1} s ({splits.Count(s => s.Reused)} of 3 splits reused), training {trainingSeconds:F1} s, {clock.Elapsed.TotalMinutes:F1} min in all."));
+            console.Line($"Wrote {string.Join(", ", final.Files)} to {settings.OutputFolder}.");
+            return final;
+        }
+        finally
+        {
+            foreach (var run in all) run.Model.Dispose();
+        }
+    }
+
+    /// <summary>The feature files' folder for a dataset folder and backbone: readable names plus a hash of the full
+    /// dataset path and the backbone fingerprint, so two datasets or backbones never share files.</summary>
+    private static string CacheName(string folder, FeatureBackbone backbone)
+    {
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(folder) + "\n" + backbone.Fingerprint)))[..12];
+        var readable = string.Concat((Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)) + "-" + backbone.Name)
+            .Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '-'));
+        return $"{readable}-{hash}";
+    }
+
+    private static MethodRun Peer<T>(TrainingConsole console, string method, T options, Func<T, ClassifierNetworkTransformer> fit) where T : NetworkTrainerOptions
+    {
+        var (model, seconds) = MethodComparison.Timed(console, method, options, fit);
+        return new MethodRun(method, model, seconds, null);
+    }
+
+    private static WaterbirdsResults Report(WaterbirdsSettings settings, TrainingConsole console, MLContext mlContext, string folder,
+        ITransformer imagesToFeatures, IDataView rawTrain, IDataView train, IDataView test, IReadOnlyDictionary<string, double> groupWeights,
+        DatasetSummary data, IReadOnlyList<MethodRun> runs, IReadOnlyList<EpsilonCandidate> search)
+    {
+        var files = new List<string>();
+        var methods = new List<MethodResult>();
+        var metrics = new List<GroupMetrics>();
+        foreach (var run in runs)
+        {
+            var m = mlContext.MulticlassClassification.EvaluateGroups(run.Model.Transform(test), WaterbirdsColumns.Label, WaterbirdsColumns.Group, groupWeights: groupWeights);
+            metrics.Add(m);
+            var modelFile = string.Concat(run.Method.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-')) + ".zip";
+            // The saved model reads image paths: preprocessing, backbone and head in one ML.NET chain.
+            ExperimentFiles.SaveModel(mlContext, new TransformerChain<ITransformer>(imagesToFeatures, run.Model), rawTrain.Schema, Path.Combine(settings.OutputFolder, modelFile));
+            files.Add(modelFile);
+            methods.Add(new MethodResult
+            {
+                Method = run.Method,
+                ModelFile = modelFile,
+                SelectedEpoch = run.Model.History.SelectedEpoch + 1,
+                ValidationWorstGroupAccuracy = run.Model.History.Epochs.Count > 0 ? run.Selected.ValidationWorstGroupAccuracy : null,
+                TraceBoundQuantile = run.Quantile,
+                TraceBound = run.Quantile is null ? null : run.Model.History.Epochs[^1].TraceBound,
+                TestAverageAccuracy = m.AverageAccuracy,
+                TestAdjustedAverageAccuracy = m.AdjustedAverageAccuracy ?? double.NaN,
+                TestWorstGroupAccuracy = m.WorstGroupAccuracy,
+                TestWorstGroup = m.WorstGroup,
+                TestGroups = [.. m.ByGroup.Select(g => new GroupResult(g.Name, g.RowCount, g.Accuracy))],
+                Seconds = run.Seconds,
+                History = run.Model.History.Epochs,
+            });
+        }
+
+        string Paper(string method, Func<PaperRow, double> value)
+            => WaterbirdsExample.PaperTable.FirstOrDefault(p => p.Method == method) is { } row ? value(row).ToString("F2", CultureInfo.InvariantCulture) : "";
+        console.Line($"Table 1 on a frozen backbone: test accuracy (%), each method at its best validation worst-group epoch; seed {settings.Seed}.");
+        console.Line($"The paper's numbers fine-tune a ResNet-50 (ImageNet-pretrained) on real Waterbirds{(settings.RealData ? "" : "; this run is the MNIST-built set, so compare the pattern, not the values")}.");
+        console.Line(TextTable.Render(["method", "average", "adjusted average", "worst group", "training s", "paper average", "paper worst group"],
+            [.. runs.Select((run, i) => (IReadOnlyList<string>)[run.Label, Format.Percent(metrics[i].AverageAccuracy), Format.Percent(metrics[i].AdjustedAverageAccuracy),
+                Format.Percent(metrics[i].WorstGroupAccuracy), run.Seconds.ToString("F1", CultureInfo.InvariantCulture), Paper(run.Method, p => p.Average), Paper(run.Method, p => p.WorstGroup)])]));
+        console.Line("GroupDRO trains on the training groups; DFR fits its last layer on the validation groups; the others use groups only to choose the epoch (and the bound).");
+        console.Line();
+        console.Line("Per-group test accuracy (%):");
+        var groups = metrics[0].ByGroup;
+        console.Line(TextTable.Render(["group", "train rows", "test rows", .. runs.Select(r => r.Method)],
+            [.. groups.Select((g, i) => (IReadOnlyList<string>)[g.Name, Format.Count(data.TrainGroups.GetValueOrDefault(g.Name)),
+                Format.Count(g.RowCount), .. metrics.Select(m => Format.Percent(m.ByGroup[i].Accuracy))])]));
+
+        Charts.Bars(Path.Combine(settings.OutputFolder, "group-accuracy.png"), "Test accuracy per group (frozen backbone)", "accuracy",
+            [.. groups.Select(g => $"{g.Name} ({data.TrainGroups.GetValueOrDefault(g.Name)} train)")],
+            [.. runs.Select((r, i) => new ChartSeries(r.Label, [.. metrics[i].ByGroup.Select(g => g.Accuracy)]))]);
+        files.Add("group-accuracy.png");
+
+        // Traces of training rows under each head: for a linear head the head's trace is the whole network's (the paper's definition).
+        var images = LabelledImages.Read(train, "Features", WaterbirdsColumns.Label, WaterbirdsColumns.Group, settings.TraceRowsPerGroup);
+        var traces = TraceComparison.Run(images, g => g is 0 or 3,
+            [.. runs.Select(r => ($"{r.Method}, epoch {r.Model.History.SelectedEpoch + 1}", r.Model))],
+            Path.Combine(settings.OutputFolder, "traces.png"), console, settings.Device);
+        files.Add("traces.png");
+        files.Add(WaterbirdsExample.ResultsFile);
+        return new WaterbirdsResults
+        {
+            Dataset = settings.RealData ? "waterbirds" : "waterbirds-mnist",
+            DataFolder = folder,
+            Settings = settings,
+            Data = data,
+            FlatDebiasDefaults = MethodComparison.FlatDebiasDefaults(),
+            Methods = methods,
+            EpsilonSearch = search,
+            Traces = traces,
+            Paper = WaterbirdsExample.PaperTable,
+            Files = files,
+            Seconds = 0,
+        };
+    }
+}
