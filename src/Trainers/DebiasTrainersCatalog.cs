@@ -19,7 +19,8 @@ public static class DebiasTrainersCatalog
     /// <summary>A FlatDebias trainer: a network trained under a per-sample Fisher-trace bound, without training group labels.</summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="labelColumnName">The label column (a key column). Default <c>"Label"</c>.</param>
-    /// <param name="featureColumnName">The feature column (known-size Single vector with image dimensions). Default <c>"Features"</c>.</param>
+    /// <param name="featureColumnName">The feature column (known-size Single vector with image dimensions, or a flat
+    /// feature vector for the Mlp and Linear networks). Default <c>"Features"</c>.</param>
     /// <param name="network">The network family. Default ResNet-50.</param>
     /// <param name="numberOfEpochs">Passes over the data. Default 10.</param>
     /// <param name="batchSize">Rows per step. Default 32.</param>

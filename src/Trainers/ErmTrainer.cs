@@ -8,7 +8,8 @@ namespace MLNet.FlatDebias.Trainers;
 /// </summary>
 /// <remarks>
 /// <para><b>Input columns</b>: label (key), features (known-size Single vector, image shape from its dimensions
-/// or <see cref="NetworkTrainerOptions.ImageShape"/>), optional example weight. <b>Output columns</b>:
+/// or <see cref="NetworkTrainerOptions.ImageShape"/>; a flat feature vector for the Mlp and Linear networks), optional
+/// example weight. <b>Output columns</b>:
 /// <c>Score</c> (Vector&lt;Single, K&gt;, class probabilities), <c>PredictedLabel</c> (key, the label's values).</para>
 /// <para><b>Trainer characteristics</b>: multiclass; needs normalisation: no (but ImageNet-normalised inputs for
 /// pretrained weights); needs a libtorch backend package in the application; exportable to ONNX: yes

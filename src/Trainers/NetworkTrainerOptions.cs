@@ -13,7 +13,9 @@ public abstract class NetworkTrainerOptions
     public string LabelColumnName { get; set; } = "Label";
 
     /// <summary>The feature column: a known-size float vector. The image shape is taken from its dimensions
-    /// (e.g. <c>[3, 224, 224]</c> as ExtractPixels writes it) or from <see cref="ImageShape"/>. Default <c>"Features"</c>.</summary>
+    /// (e.g. <c>[3, 224, 224]</c> as ExtractPixels writes it) or from <see cref="ImageShape"/>; a one-dimensional vector
+    /// of n values (e.g. a frozen pretrained network's features) is taken as it is by the <see cref="NetworkKind.Mlp"/>
+    /// and <see cref="NetworkKind.Linear"/> networks. Default <c>"Features"</c>.</summary>
     public string FeatureColumnName { get; set; } = "Features";
 
     /// <summary>The group column (key, string, integer or bool), or null. Used for validation worst-group
@@ -24,15 +26,21 @@ public abstract class NetworkTrainerOptions
     public string? ExampleWeightColumnName { get; set; }
 
     /// <summary>The network family. Default <see cref="NetworkKind.ResNet50"/> (the Waterbirds literature's);
-    /// use <see cref="NetworkKind.SmallCnn"/> or <see cref="NetworkKind.Mlp"/> for small images.</summary>
+    /// use <see cref="NetworkKind.SmallCnn"/> or <see cref="NetworkKind.Mlp"/> for small images, and
+    /// <see cref="NetworkKind.Linear"/> (logistic regression) or <see cref="NetworkKind.Mlp"/> on flat feature vectors
+    /// such as a frozen pretrained network's features; the convolutional kinds need an image shape.</summary>
     public NetworkKind Network { get; set; } = TrainerDefaults.Network;
 
     /// <summary>Network width override (ResNet stem width, default 64; SmallCnn first-block channels, default 32;
-    /// Mlp hidden width, default 256); null for the default. Range: 1 and up.</summary>
+    /// Mlp hidden width, default 256; ignored by Linear, which has no hidden layer); null for the default.
+    /// Range: 1 and up.</summary>
     public int? NetworkWidth { get; set; }
 
     /// <summary>The image shape <c>[C, H, W]</c> when the feature column is a flat vector without dimensions;
-    /// null to take it from the column. Its size must equal the column's.</summary>
+    /// null (default) to take it from the column. Its size must equal the column's. The convolutional networks
+    /// (SmallCnn, the ResNets) need it for a one-dimensional column; <see cref="NetworkKind.Mlp"/> and
+    /// <see cref="NetworkKind.Linear"/> flatten their input and take such a column of n values without it, as the
+    /// shape <c>[n, 1, 1]</c> (n feature channels of 1x1 pixel; <see cref="Augmentation"/> then changes nothing).</summary>
     public ImageShape? ImageShape { get; set; }
 
     /// <summary>Weights to start from, or null (default): a PyTorch <c>.pth</c>/<c>.pt</c> or <c>.safetensors</c> state

@@ -15,7 +15,8 @@ internal sealed record ColumnLayout(
     public static ColumnLayout Check(DataViewSchema schema, NetworkTrainerOptions options, bool groupRequired)
     {
         var features = SchemaGuard.RequireColumn(schema, "feature", options.FeatureColumnName);
-        var shape = ImageShapeOf(features.Name, features.Type, options.ImageShape);
+        bool flattens = options.PretrainedWeights != PretrainedWeightsSource.ImageNetResNet18 && NetworkFactory.FlattensInput(options.Network);
+        var shape = ImageShapeOf(features.Name, features.Type, options.ImageShape, flattens);
         var label = SchemaGuard.RequireColumn(schema, "label", options.LabelColumnName);
         var classes = LabelClasses.Read(label);
         if (classes.Count < 2)
@@ -43,7 +44,13 @@ internal sealed record ColumnLayout(
     }
 
     /// <summary>The image shape from a feature column type and the optional <c>ImageShape</c> setting.</summary>
-    public static ImageShape ImageShapeOf(string columnName, DataViewType type, ImageShape? option)
+    /// <param name="columnName">The feature column, for the messages.</param>
+    /// <param name="type">Its type: a known-size vector of Single.</param>
+    /// <param name="option">The <c>ImageShape</c> setting, or null to take the shape from the column's dimensions.</param>
+    /// <param name="acceptsFlatVector">Whether the network flattens its input (<see cref="NetworkKind.Mlp"/>,
+    /// <see cref="NetworkKind.Linear"/>): then a one-dimensional column of n values (a feature vector) is the shape
+    /// <c>[n, 1, 1]</c>, n feature channels of 1x1 pixel; otherwise it needs <c>ImageShape</c>.</param>
+    public static ImageShape ImageShapeOf(string columnName, DataViewType type, ImageShape? option, bool acceptsFlatVector)
     {
         if (type is not VectorDataViewType vector || vector.ItemType != NumberDataViewType.Single || !vector.IsKnownSize)
             throw SchemaGuard.Mismatch("feature", columnName, "known-size vector of Single", SchemaGuard.Describe(type));
@@ -59,9 +66,12 @@ internal sealed record ColumnLayout(
         {
             3 => new ImageShape(dims[0], dims[1], dims[2]),
             2 => new ImageShape(1, dims[0], dims[1]),
+            1 when acceptsFlatVector => new ImageShape(dims[0], 1, 1),
             _ => throw new ArgumentException(
-                $"The feature column '{columnName}' is a flat vector of {vector.Size} values with no image dimensions: set ImageShape " +
-                "(e.g. new ImageShape(3, 28, 28)) or produce the column with dimensions [C, H, W] (ExtractPixels does).", "ImageShape"),
+                $"The feature column '{columnName}' is a flat vector of {vector.Size} values with no image dimensions, and a " +
+                "convolutional network needs an image: set ImageShape (e.g. new ImageShape(3, 28, 28)) or produce the column with " +
+                "dimensions [C, H, W] (ExtractPixels does). For a feature vector (e.g. a pretrained network's features), use " +
+                "Network = Mlp or Linear, which take flat vectors.", nameof(NetworkTrainerOptions.ImageShape)),
         };
     }
 }

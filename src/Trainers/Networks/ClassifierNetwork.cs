@@ -9,8 +9,9 @@ namespace MLNet.FlatDebias.Trainers.Networks;
 /// per-sample Fisher trace needs: <c>Forward(x) == Head(Features(x))</c>.
 /// </summary>
 /// <remarks>
-/// Inputs are image batches <c>[N, C, H, W]</c> of <see cref="ScalarType.Float32"/> (an <see cref="Mlp"/>
-/// flattens them). Submodules keep PyTorch's names so that state dictionaries load by name.
+/// Inputs are image batches <c>[N, C, H, W]</c> of <see cref="ScalarType.Float32"/> (an <see cref="Mlp"/> and a
+/// <see cref="LinearClassifier"/> flatten them; a flat feature vector of n values comes to them as <c>[N, n, 1, 1]</c>).
+/// Submodules keep PyTorch's names so that state dictionaries load by name.
 /// Submodules are invoked with <c>call</c>, not <c>forward</c>, so that forward hooks fire: the fast
 /// Fisher-trace path records layer inputs and outputs through them. A network of your own must do the same;
 /// where a layer's hook does not fire, its parameters are handled by the slower per-sample loop.

@@ -29,7 +29,8 @@ public static class NetworkInputSize
     /// <param name="imageNetWeights">Whether the network starts from the built-in ImageNet ResNet-18 weights
     /// (<see cref="PretrainedWeightsSource.ImageNetResNet18"/>).</param>
     /// <returns>A warning naming the network, the size and the sizes it is designed for; null when the size is within
-    /// them (and always for <see cref="NetworkKind.Mlp"/>, which takes any size).</returns>
+    /// them (and always for <see cref="NetworkKind.Mlp"/> and <see cref="NetworkKind.Linear"/>, which flatten their input
+    /// and so take any size, a flat feature vector included).</returns>
     public static string? OffDesignWarning(NetworkKind kind, ImageShape shape, bool imageNetWeights = false)
     {
         int smaller = Math.Min(shape.Height, shape.Width), larger = Math.Max(shape.Height, shape.Width);

@@ -15,6 +15,12 @@ public enum NetworkKind
     /// <summary>A three-block convolutional network for 28-64 px images (<see cref="Networks.SmallCnn"/>).</summary>
     SmallCnn,
 
-    /// <summary>A multilayer perceptron over the flattened image (<see cref="Networks.Mlp"/>).</summary>
+    /// <summary>A multilayer perceptron over the flattened image (<see cref="Networks.Mlp"/>); also takes a flat feature
+    /// vector.</summary>
     Mlp,
+
+    /// <summary>One linear layer over the flattened input, i.e. multinomial logistic regression
+    /// (<see cref="LinearClassifier"/>): for feature vectors such as a frozen pretrained network's penultimate
+    /// activations. Its head-only Fisher trace is its whole trace.</summary>
+    Linear,
 }

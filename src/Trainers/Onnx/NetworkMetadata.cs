@@ -10,9 +10,10 @@ namespace MLNet.FlatDebias.Trainers.Onnx;
 /// the state dictionary but not of the inference graph.
 /// </summary>
 /// <remarks>
-/// Keys (all prefixed <c>flatdebias.</c>): <c>format</c> (1), <c>kind</c> (<c>ResNet</c>, <c>SmallCnn</c> or
-/// <c>Mlp</c>), <c>name</c> (the module name), <c>classes</c>, <c>input_shape</c> (<c>C,H,W</c>), <c>width</c>;
-/// for a ResNet <c>bottleneck</c> (<c>true</c>/<c>false</c>) and <c>blocks_per_stage</c> (e.g. <c>2,2,2,2</c>);
+/// Keys (all prefixed <c>flatdebias.</c>): <c>format</c> (1), <c>kind</c> (<c>ResNet</c>, <c>SmallCnn</c>,
+/// <c>Mlp</c> or <c>Linear</c>), <c>name</c> (the module name), <c>classes</c>, <c>input_shape</c> (<c>C,H,W</c>;
+/// <c>n,1,1</c> for a flat feature vector of n values); <c>width</c> for every kind but <c>Linear</c>, which has
+/// none; for a ResNet <c>bottleneck</c> (<c>true</c>/<c>false</c>) and <c>blocks_per_stage</c> (e.g. <c>2,2,2,2</c>);
 /// for a SmallCnn <c>batch_norm</c>; for an Mlp <c>depth</c>; and one <c>state.{key}</c> per int64 state entry.
 /// The counters are kept out of the initializers because ONNX Runtime warns about (and drops) initializers that
 /// no node uses.
@@ -62,8 +63,9 @@ internal static class NetworkMetadata
         ResNet => "ResNet",
         SmallCnn => "SmallCnn",
         Mlp => "Mlp",
+        LinearClassifier => "Linear",
         _ => throw new NotSupportedException(
-            $"ONNX export does not know the network type '{network.GetType().FullName}'. It writes ResNet, SmallCnn and Mlp networks."),
+            $"ONNX export does not know the network type '{network.GetType().FullName}'. It writes ResNet, SmallCnn, Mlp and LinearClassifier networks."),
     };
 
     /// <summary>Builds an untrained network of the kind and hyperparameters recorded in <paramref name="model"/>.</summary>
@@ -85,7 +87,7 @@ internal static class NetworkMetadata
         if (dims.Length != 3 || dims.Any(d => d < 1) || (long)dims[0] * dims[1] * dims[2] > int.MaxValue)
             throw new InvalidDataException($"Metadata 'flatdebias.input_shape' must be C,H,W (positive, of manageable size); got '{meta[Prefix + "input_shape"]}'.");
         var shape = new ImageShape(dims[0], dims[1], dims[2]);
-        int width = Int(meta, "width");
+        int width = kind == "Linear" ? 0 : Int(meta, "width"); // a Linear network has no width
         CheckAgainstTensors(model.Graph, kind, meta, classes, shape, width);
         try
         {
@@ -96,7 +98,8 @@ internal static class NetworkMetadata
                     Bool(meta, "bottleneck"), Ints(meta, "blocks_per_stage"), classes, shape, width),
                 "SmallCnn" => new SmallCnn(classes, shape, width, Bool(meta, "batch_norm")),
                 "Mlp" => new Mlp(classes, shape, width, Int(meta, "depth")),
-                _ => throw new InvalidDataException($"The ONNX model's network kind '{kind}' is not one this library builds (ResNet, SmallCnn, Mlp)."),
+                "Linear" => new LinearClassifier(classes, shape),
+                _ => throw new InvalidDataException($"The ONNX model's network kind '{kind}' is not one this library builds (ResNet, SmallCnn, Mlp, Linear)."),
             };
         }
         catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
@@ -137,6 +140,9 @@ internal static class NetworkMetadata
                 int depth = Int(meta, "depth");
                 if (Count("hidden.", ".weight") != depth)
                     throw new InvalidDataException($"The ONNX model's metadata says {depth} hidden layers; the file has {Count("hidden.", ".weight")}.");
+                break;
+            case "Linear":
+                Expect("fc.weight", classes, shape.Size);
                 break;
         }
     }

@@ -37,8 +37,9 @@ public static class OnnxExport
     public const string ProducerName = "MLNet.FlatDebias";
 
     /// <summary>Writes <paramref name="network"/> as an ONNX model to <paramref name="destination"/>.</summary>
-    /// <param name="network">A <see cref="ResNet"/>, <see cref="SmallCnn"/> or <see cref="Mlp"/>, on any device, in
-    /// either mode (the graph is always the inference form; the network is not changed).</param>
+    /// <param name="network">A <see cref="ResNet"/>, <see cref="SmallCnn"/>, <see cref="Mlp"/> or
+    /// <see cref="LinearClassifier"/>, on any device, in either mode (the graph is always the inference form; the
+    /// network is not changed).</param>
     /// <param name="destination">A writable stream; it is written from its current position and left open.</param>
     /// <param name="options">Names and shapes (null for the defaults).</param>
     /// <exception cref="NotSupportedException">The network type is not one the exporter knows; the message names it.</exception>
@@ -77,7 +78,7 @@ public static class OnnxExport
         {
             g.Input(options.InputName, DataType.Float, symbol, batch, shape.Size);
             x = options.InputName;
-            if (network is not Mlp)
+            if (network is not (Mlp or LinearClassifier)) // these two flatten their input anyway
             {
                 var target = OnnxTensors.FromInt64("", [batch ?? -1, shape.Channels, shape.Height, shape.Width], 4);
                 x = g.Node("Reshape", "input_image", [x, g.Constant("input_image_shape", target)]);
@@ -142,6 +143,7 @@ public static class OnnxExport
         ResNet r => ResNetGraphWriter.WriteFeatures(r, g, x),
         SmallCnn c => SmallCnnGraphWriter.WriteFeatures(c, g, x),
         Mlp m => MlpGraphWriter.WriteFeatures(m, g, x, inputIsFlat),
+        LinearClassifier => LinearGraphWriter.WriteFeatures(g, x, inputIsFlat),
         _ => throw new NotSupportedException($"ONNX export does not know the network type '{network.GetType().FullName}'."),
     };
 }

@@ -39,9 +39,10 @@ public sealed class OnnxExportOptions
 
     /// <summary>
     /// When true the input is declared <c>[N, C*H*W]</c> (one flat row per image, as ML.NET's vector columns hold
-    /// it) and reshaped to <c>[N, C, H, W]</c> inside the graph; when false (default) it is declared
-    /// <c>[N, C, H, W]</c>. ML.NET's <c>ApplyOnnxModel</c> feeds a flat vector column of <c>C*H*W</c> values to
-    /// either (see the remarks).
+    /// it) and reshaped to <c>[N, C, H, W]</c> inside the graph (not for an <see cref="Networks.Mlp"/> or a
+    /// <see cref="Networks.LinearClassifier"/>, which read the flat row as it is); when false (default) it is declared
+    /// <c>[N, C, H, W]</c> (<c>[N, n, 1, 1]</c> for a network trained on a feature vector of n values). ML.NET's
+    /// <c>ApplyOnnxModel</c> feeds a flat vector column of <c>C*H*W</c> values to either (see the remarks).
     /// </summary>
     public bool FlattenedInput { get; set; }
 

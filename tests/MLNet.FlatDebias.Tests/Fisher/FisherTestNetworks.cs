@@ -10,7 +10,7 @@ namespace MLNet.FlatDebias.Tests.Fisher;
 /// <summary>Small float64 networks with non-trivial batch-norm statistics and affine parameters.</summary>
 internal static class FisherTestNetworks
 {
-    public static readonly string[] Names = ["Mlp", "SmallCnn", "ResNet18"];
+    public static readonly string[] Names = ["Mlp", "SmallCnn", "ResNet18", "Linear"];
 
     public static (ClassifierNetwork Network, Tensor Inputs) Create(string name, int classes, int batch, int seed)
     {
@@ -20,6 +20,7 @@ internal static class FisherTestNetworks
             "Mlp" => new Mlp(classes, new ImageShape(1, 5, 5), width: 7),
             "SmallCnn" => new SmallCnn(classes, new ImageShape(2, 8, 8), width: 3),
             "ResNet18" => MLNet.FlatDebias.Trainers.Networks.ResNet.ResNet18(classes, new ImageShape(3, 32, 32), width: 4),
+            "Linear" => new LinearClassifier(classes, new ImageShape(6, 1, 1)), // a feature vector of 6 values
             _ => throw new ArgumentOutOfRangeException(nameof(name)),
         };
         net.to(ScalarType.Float64);

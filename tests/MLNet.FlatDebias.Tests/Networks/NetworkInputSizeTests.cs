@@ -30,6 +30,8 @@ public sealed class NetworkInputSizeTests
     [InlineData(NetworkKind.ResNet34, 224)]
     [InlineData(NetworkKind.Mlp, 2)]
     [InlineData(NetworkKind.Mlp, 224)]
+    [InlineData(NetworkKind.Linear, 1)]
+    [InlineData(NetworkKind.Linear, 224)]
     public void A_size_within_the_design_gives_no_warning(NetworkKind kind, int side)
         => Assert.Null(NetworkInputSize.OffDesignWarning(kind, new ImageShape(3, side, side)));
 

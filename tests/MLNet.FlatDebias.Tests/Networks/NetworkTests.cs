@@ -79,7 +79,7 @@ public sealed class NetworkTests
         TensorAssert.Close(theirs.forward(x), ours.forward(x), 1e-5, "logits");
     }
 
-    public static TheoryData<NetworkKind> Kinds => new() { NetworkKind.ResNet18, NetworkKind.ResNet34, NetworkKind.ResNet50, NetworkKind.SmallCnn, NetworkKind.Mlp };
+    public static TheoryData<NetworkKind> Kinds => new() { NetworkKind.ResNet18, NetworkKind.ResNet34, NetworkKind.ResNet50, NetworkKind.SmallCnn, NetworkKind.Mlp, NetworkKind.Linear };
 
     [Theory]
     [MemberData(nameof(Kinds))]
@@ -138,13 +138,53 @@ public sealed class NetworkTests
         Assert.Contains(Enumerable.Range(0, pa.Length), i => !pa[i].Identical(pc[i]));
     }
 
+    [Theory]
+    [InlineData(3, 4, 4)] // an image: flattened to 48 values
+    [InlineData(40, 1, 1)] // a feature vector of 40 values, as the trainers shape a one-dimensional column
+    public void Linear_classifier_is_flattened_input_times_weights_plus_bias(int channels, int height, int width)
+    {
+        TorchRuntime.SetSeed(9);
+        using var scope = NewDisposeScope();
+        var shape = new ImageShape(channels, height, width);
+        using var net = NetworkFactory.Create(NetworkKind.Linear, 3, shape, width: 99); // the width is ignored
+        net.eval();
+        Assert.IsType<LinearClassifier>(net);
+        Assert.Equal(["fc.bias", "fc.weight"], net.state_dict().Keys.Order(StringComparer.Ordinal));
+        Assert.Equal([3L, shape.Size], net.Head.weight.shape);
+        Assert.Equal(shape.Size, net.FeatureDimension);
+
+        var x = randn(5, channels, height, width);
+        Assert.True(net.Features(x).Identical(x.reshape(5, shape.Size)), "Features(x) should be the flattened input");
+
+        // The oracle in double, one dot product at a time.
+        var xs = x.reshape(5, shape.Size).data<float>().ToArray();
+        var w = net.Head.weight.data<float>().ToArray();
+        var b = net.Head.bias!.data<float>().ToArray();
+        var expected = new double[5 * 3];
+        for (int n = 0; n < 5; n++)
+            for (int k = 0; k < 3; k++)
+            {
+                double sum = b[k];
+                for (int j = 0; j < shape.Size; j++) sum += (double)xs[n * shape.Size + j] * w[k * shape.Size + j];
+                expected[n * 3 + k] = sum;
+            }
+        Tensor logits;
+        using (no_grad()) logits = net.call(x);
+        // float32 dot products of at most 48 terms of size < 1 against the same sums in double: rounding error below
+        // 48 x 6e-8 per unit of |logit| (about 3e-6); a wrong weight, a missed bias or a transposed W moves logits by 1e-2.
+        TensorAssert.Close(tensor(expected, [5, 3]), logits.to_type(ScalarType.Float64), 1e-5, "logits");
+    }
+
     [Fact]
-    public void Mlp_and_SmallCnn_reject_bad_shapes_with_the_parameter_named()
+    public void Mlp_SmallCnn_and_Linear_reject_bad_shapes_with_the_parameter_named()
     {
         var e = Assert.Throws<ArgumentException>(() => new SmallCnn(2, new ImageShape(3, 2, 2)));
         Assert.Contains("at least 4x4", e.Message);
         var f = Assert.Throws<ArgumentOutOfRangeException>(() => new Mlp(1, new ImageShape(1, 4, 4)));
         Assert.Equal("numberOfClasses", f.ParamName);
+        var h = Assert.Throws<ArgumentOutOfRangeException>(() => new LinearClassifier(1, new ImageShape(16, 1, 1)));
+        Assert.Equal("numberOfClasses", h.ParamName);
+        Assert.Equal("inputShape", Assert.Throws<ArgumentException>(() => new LinearClassifier(2, new ImageShape(0, 1, 1))).ParamName);
         var g = Assert.Throws<ArgumentOutOfRangeException>(() => NetworkFactory.Create((NetworkKind)42, 2, new ImageShape(1, 8, 8)));
         Assert.Contains("Unknown network '42'", g.Message);
     }

@@ -32,6 +32,7 @@ public sealed class OnnxExportTests
     [InlineData("ResNet18")]
     [InlineData("SmallCnnPlain")]
     [InlineData("Mlp")]
+    [InlineData("Linear")]
     public void Flattened_input_takes_one_row_per_image(string kind)
     {
         using var scope = NewDisposeScope();
@@ -108,6 +109,30 @@ public sealed class OnnxExportTests
         if (kind.StartsWith("SmallCnn", StringComparison.Ordinal)) Assert.Equal(kind == "SmallCnnBatchNorm" ? "true" : "false", meta["flatdebias.batch_norm"]);
         if (kind == "ResNet50") Assert.Equal("3,4,6,3", meta["flatdebias.blocks_per_stage"]);
         if (kind == "Mlp") Assert.Equal("3", meta["flatdebias.depth"]);
+        Assert.Equal(kind.StartsWith("Linear", StringComparison.Ordinal) ? "Linear" : kind.StartsWith("ResNet", StringComparison.Ordinal) ? "ResNet"
+            : kind.StartsWith("SmallCnn", StringComparison.Ordinal) ? "SmallCnn" : kind, meta["flatdebias.kind"]);
+        Assert.Equal(!kind.StartsWith("Linear", StringComparison.Ordinal), meta.ContainsKey("flatdebias.width")); // a Linear network has no width
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Linear_network_on_a_feature_vector_is_one_gemm_and_gives_torchs_probabilities_in_onnx_runtime(bool flattened)
+    {
+        using var scope = NewDisposeScope();
+        using var network = OnnxTestNetworks.Create("LinearFeatures");
+        var x = OnnxTestNetworks.Input(network, 6); // [6, 512, 1, 1]
+        var expected = OnnxTestNetworks.Probabilities(network, x);
+        var model = OnnxTestNetworks.Export(network, new OnnxExportOptions { FlattenedInput = flattened });
+
+        var graph = ModelProto.Parser.ParseFrom(model).Graph;
+        Assert.Equal(flattened ? ["N", "512"] : ["N", "512", "1", "1"], Dims(graph.Input.Single()));
+        Assert.Equal(flattened ? ["Gemm", "Softmax", "ArgMax"] : ["Flatten", "Gemm", "Softmax", "ArgMax"], graph.Node.Select(n => n.OpType));
+        Assert.Equal(["fc.bias", "fc.weight"], graph.Initializer.Select(i => i.Name).Order(StringComparer.Ordinal));
+
+        var outputs = OrtRunner.Run(model, "input", flattened ? x.reshape(6, 512) : x);
+        TensorAssert.Close(expected, outputs.Tensor("probabilities"), Infrastructure.Tolerance.OnnxVsTorchProbability, "probabilities");
+        Assert.Equal(expected.argmax(1).data<long>().ToArray(), outputs.Longs["predicted_index"]);
     }
 
     [Fact]

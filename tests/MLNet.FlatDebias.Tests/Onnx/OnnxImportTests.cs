@@ -49,6 +49,10 @@ public sealed class OnnxImportTests
         using var mlp = (Mlp)Roundtrip(OnnxTestNetworks.Create("Mlp"));
         Assert.Equal(3, mlp.Depth);
         Assert.Equal(8, mlp.Width);
+        using var linear = (LinearClassifier)Roundtrip(OnnxTestNetworks.Create("LinearFeatures"));
+        Assert.Equal(new ImageShape(512, 1, 1), linear.InputShape);
+        Assert.Equal([3L, 512L], linear.Head.weight.shape);
+        Assert.Equal("linear", linear.GetName());
     }
 
     [Fact]
@@ -146,6 +150,16 @@ public sealed class OnnxImportTests
         model.MetadataProps.Single(p => p.Key == "flatdebias.blocks_per_stage").Value = "2,2,2,1,1";
         e = Assert.Throws<InvalidDataException>(() => OnnxImport.LoadNetwork(new MemoryStream(model.ToByteArray())));
         Assert.Contains("does not describe a valid ResNet", e.Message);
+    }
+
+    [Fact]
+    public void Damaged_linear_metadata_is_checked_against_the_head()
+    {
+        using var network = OnnxTestNetworks.Create("LinearFeatures");
+        var model = ModelProto.Parser.ParseFrom(OnnxTestNetworks.Export(network));
+        model.MetadataProps.Single(p => p.Key == "flatdebias.input_shape").Value = "511,1,1";
+        var e = Assert.Throws<InvalidDataException>(() => OnnxImport.LoadNetwork(new MemoryStream(model.ToByteArray())));
+        Assert.Contains("'fc.weight' of shape [3, 511]; the file has [3, 512]", e.Message);
     }
 
     [Fact]

@@ -8,9 +8,10 @@ namespace MLNet.FlatDebias.Tests.Onnx;
 /// <summary>Tiny networks of every kind, with non-trivial batch-norm statistics, for the ONNX tests.</summary>
 internal static class OnnxTestNetworks
 {
-    public static readonly TheoryData<string> Kinds = ["ResNet18", "ResNet34", "ResNet50", "SmallCnnBatchNorm", "SmallCnnPlain", "Mlp"];
+    public static readonly TheoryData<string> Kinds = ["ResNet18", "ResNet34", "ResNet50", "SmallCnnBatchNorm", "SmallCnnPlain", "Mlp", "Linear", "LinearFeatures"];
 
-    /// <summary>A network of the named kind (widths 4-8, 28-40 px), trained-looking: batch-norm affine parameters and
+    /// <summary>A network of the named kind (widths 4-8, 28-40 px; the Linear ones on a 2x5x3 image and on a
+    /// 512-value feature vector), trained-looking: batch-norm affine parameters and
     /// running statistics moved away from their initial values by a few train-mode forwards; returned in eval mode.</summary>
     public static ClassifierNetwork Create(string kind, int seed = 1)
     {
@@ -24,6 +25,9 @@ internal static class OnnxTestNetworks
             "SmallCnnBatchNorm" => new SmallCnn(3, new ImageShape(3, 32, 32), 8, batchNorm: true),
             "SmallCnnPlain" => new SmallCnn(5, new ImageShape(1, 28, 28), 6, batchNorm: false),
             "Mlp" => new Mlp(10, new ImageShape(1, 28, 28), 8, depth: 3),
+            "Linear" => new LinearClassifier(4, new ImageShape(2, 5, 3)),
+            // A ResNet-18's 512 penultimate features per row, as the trainers shape a one-dimensional column.
+            "LinearFeatures" => new LinearClassifier(3, new ImageShape(512, 1, 1)),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown test network"),
         };
         using var scope = NewDisposeScope();
