@@ -44,7 +44,7 @@ public sealed class FeatureBackbone : IDisposable
     public int FeatureDimension => checked((int)Network.FeatureDimension);
 
     /// <summary>The backbone's identity: its name, network type, input shape, feature size and the SHA-256 of its
-    /// weights (every state-dictionary entry, by name, in order). Computed once, on first use.</summary>
+    /// weights (every state-dictionary entry but the unused head's, by name, in order). Computed once, on first use.</summary>
     public string Fingerprint => _fingerprint ??= string.Create(CultureInfo.InvariantCulture,
         $"{Name}; {Network.GetType().Name}; input {InputShape}; features {FeatureDimension}; weights sha256 {WeightsHash(Network)}");
 
@@ -152,8 +152,11 @@ public sealed class FeatureBackbone : IDisposable
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var scope = NewDisposeScope();
+        // The head is never used (and is randomly initialised for the built-in backbones): it is not part of the identity.
+        var head = network.named_modules().FirstOrDefault(m => ReferenceEquals(m.module, network.Head)).name;
         foreach (var (name, tensor) in network.state_dict())
         {
+            if (!string.IsNullOrEmpty(head) && name.StartsWith(head + ".", StringComparison.Ordinal)) continue;
             sha.AppendData(System.Text.Encoding.UTF8.GetBytes(name));
             var cpu = tensor.detach().cpu().contiguous();
             sha.AppendData(cpu.bytes.ToArray());

@@ -51,8 +51,9 @@ public static class FeatureFile
         string dataTemp = path + ".writing", keyTemp = path + KeySuffix + ".writing";
         File.Delete(path + KeySuffix); // the old data file is stale from here on
         var counted = progress is null ? data : new RowCountingDataView(data, progress.Report);
+        // ML.NET's binary saver reads its input twice; through a cache the rows (and the backbone) are computed once.
         using (var stream = File.Create(dataTemp))
-            mlContext.Data.SaveAsBinary(counted, stream, keepHidden: false);
+            mlContext.Data.SaveAsBinary(mlContext.Data.Cache(counted), stream, keepHidden: false);
         var record = new KeyRecord(key.Dataset, key.Preprocessing, key.Backbone, new FileInfo(dataTemp).Length);
         File.WriteAllText(keyTemp, JsonSerializer.Serialize(record, JsonOptions));
         File.Move(dataTemp, path, overwrite: true);

@@ -94,6 +94,15 @@ public sealed class PretrainedFeaturesTests
         TorchRuntime.SetSeed(3);
         using var c = new SmallCnn(2, new ImageShape(3, 32, 32), width: 8);
         Assert.Equal(FeatureBackbone.FromNetwork(a, "x").Fingerprint, FeatureBackbone.FromNetwork(c, "x").Fingerprint);
+        // The head is not used: another head, same backbone.
+        using (TorchSharp.torch.no_grad()) c.Head.weight!.add_(1);
+        Assert.Equal(FeatureBackbone.FromNetwork(a, "x").Fingerprint, FeatureBackbone.FromNetwork(c, "x").Fingerprint);
+        // The built-in backbone's random head does not change its identity either.
+        TorchRuntime.SetSeed(1);
+        using var first = FeatureBackbone.ImageNetResNet18();
+        TorchRuntime.SetSeed(2);
+        using var second = FeatureBackbone.ImageNetResNet18();
+        Assert.Equal(first.Fingerprint, second.Fingerprint);
     }
 
     internal static float[][] RandomImages(int count, int size, int seed)
