@@ -53,12 +53,11 @@ internal static class FrozenBackboneExperiment
         for (int i = 0; i < 3; i++)
         {
             var key = new FeatureFileKey(FeatureFileKey.DescribeDataset(mlContext, raw[i]), preprocessing.Description, featurizer.BackboneFingerprint);
-            var extracted = featurizer.Transform(preprocessing.Transform(raw[i]));
-            var rows = mlContext.Transforms.SelectColumns(WaterbirdsColumns.ImagePath, WaterbirdsColumns.Label, WaterbirdsColumns.Group, "Features")
-                .Fit(extracted).Transform(extracted);
+            var images = mlContext.Transforms.SelectColumns(WaterbirdsColumns.ImagePath, WaterbirdsColumns.Label, WaterbirdsColumns.Group, "Features")
+                .Fit(preprocessing.Transform(raw[i])).Transform(preprocessing.Transform(raw[i]));
             int count = (int)raw[i].GetRowCount().GetValueOrDefault();
             var path = Path.Combine(cacheFolder, names[i] + ".idv");
-            var result = console.Count($"features {names[i]} ({count} images)", count, progress => FeatureFile.LoadOrCreate(mlContext, rows, path, key, progress));
+            var result = console.Count($"features {names[i]} ({count} images)", count, progress => FeatureFile.LoadOrCreate(mlContext, images, featurizer, path, key, progress));
             console.Line(result.Reused
                 ? string.Create(CultureInfo.InvariantCulture, $"  {names[i]}: reused {result.Path} ({result.Seconds:F1} s)")
                 : string.Create(CultureInfo.InvariantCulture, $"  {names[i]}: extracted {count} images in {result.Seconds:F1} s ({count / result.Seconds:F1} images/s; {result.Reason})"));

@@ -8,7 +8,7 @@ namespace MLNet.FlatDebias.Transforms;
 /// Extracted features kept in a file so that a later run does not extract them again: the rows of a data view
 /// (typically image rows through <c>ImageNetPreprocessing</c> and <see cref="PretrainedFeaturesEstimator"/>) written once
 /// in ML.NET's binary format (<c>.idv</c>, <c>SaveAsBinary</c>) beside a key file (<c>.key.json</c>) saying what they were
-/// made from (<see cref="FeatureFileKey"/>). <see cref="LoadOrCreate"/> reuses the file when its key equals the one asked
+/// made from (<see cref="FeatureFileKey"/>). <c>LoadOrCreate</c> reuses the file when its key equals the one asked
 /// for and makes it again, saying why, when it does not.
 /// </summary>
 /// <remarks>
@@ -47,18 +47,56 @@ public static class FeatureFile
         if (stale is null)
             return new FeatureFileResult(mlContext.Data.LoadFromBinary(path), true, null, path, watch.Elapsed.TotalSeconds);
 
+        var counted = progress is null ? data : new RowCountingDataView(data, progress.Report);
+        // ML.NET's binary saver reads its input twice; through a cache the rows (and the backbone) are computed once.
+        Write(mlContext, mlContext.Data.Cache(counted), path, key);
+        return new FeatureFileResult(mlContext.Data.LoadFromBinary(path), false, stale, path, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// As <see cref="LoadOrCreate(MLContext, IDataView, string, FeatureFileKey, IProgress{long})"/> for the output of
+    /// <paramref name="features"/> over <paramref name="images"/>, but when the file is made the backbone runs on batches of
+    /// rows with ONNX Runtime directly (the same graph, 1.5x the images per second of the transform's one row per call on
+    /// ResNet-18; features equal to float rounding) and the image column is read once.
+    /// </summary>
+    /// <param name="mlContext">The ML.NET context.</param>
+    /// <param name="images">Rows with the transform's input image column; every visible column is kept in the file, and
+    /// the feature column replaces a column of the same name (as the transform does).</param>
+    /// <param name="features">The fitted feature step.</param>
+    /// <param name="path">The data file.</param>
+    /// <param name="key">What the rows are made from.</param>
+    /// <param name="progress">Receives the number of images done so far; null (default) for none.</param>
+    /// <returns>The loaded rows and whether the file was reused, or why it was made again.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The image column is missing or of the wrong size (naming it).</exception>
+    /// <exception cref="IOException">The file could not be written.</exception>
+    public static FeatureFileResult LoadOrCreate(MLContext mlContext, IDataView images, PretrainedFeaturesTransformer features, string path, FeatureFileKey key,
+        IProgress<long>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentNullException.ThrowIfNull(key);
+        var watch = Stopwatch.StartNew();
+        path = Path.GetFullPath(path);
+        var stale = Check(path, key);
+        if (stale is null)
+            return new FeatureFileResult(mlContext.Data.LoadFromBinary(path), true, null, path, watch.Elapsed.TotalSeconds);
+        Write(mlContext, features.ExtractBatched(images, progress), path, key);
+        return new FeatureFileResult(mlContext.Data.LoadFromBinary(path), false, stale, path, watch.Elapsed.TotalSeconds);
+    }
+
+    private static void Write(MLContext mlContext, IDataView data, string path, FeatureFileKey key)
+    {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         string dataTemp = path + ".writing", keyTemp = path + KeySuffix + ".writing";
         File.Delete(path + KeySuffix); // the old data file is stale from here on
-        var counted = progress is null ? data : new RowCountingDataView(data, progress.Report);
-        // ML.NET's binary saver reads its input twice; through a cache the rows (and the backbone) are computed once.
         using (var stream = File.Create(dataTemp))
-            mlContext.Data.SaveAsBinary(mlContext.Data.Cache(counted), stream, keepHidden: false);
+            mlContext.Data.SaveAsBinary(data, stream, keepHidden: false);
         var record = new KeyRecord(key.Dataset, key.Preprocessing, key.Backbone, new FileInfo(dataTemp).Length);
         File.WriteAllText(keyTemp, JsonSerializer.Serialize(record, JsonOptions));
         File.Move(dataTemp, path, overwrite: true);
         File.Move(keyTemp, path + KeySuffix, overwrite: true);
-        return new FeatureFileResult(mlContext.Data.LoadFromBinary(path), false, stale, path, watch.Elapsed.TotalSeconds);
     }
 
     /// <summary>Why the file at <paramref name="path"/> cannot be reused for <paramref name="key"/>, or null when it can.</summary>
@@ -94,7 +132,7 @@ public static class FeatureFile
     private sealed record KeyRecord(string Dataset, string Preprocessing, string Backbone, long Bytes);
 }
 
-/// <summary>The outcome of <see cref="FeatureFile.LoadOrCreate"/>.</summary>
+/// <summary>The outcome of <c>FeatureFile.LoadOrCreate</c>.</summary>
 /// <param name="Data">The rows, loaded from the file.</param>
 /// <param name="Reused">True when the file existed with the same key; false when it was made by this call.</param>
 /// <param name="Reason">Why the file was made (missing, or stale and what differed); null when reused.</param>

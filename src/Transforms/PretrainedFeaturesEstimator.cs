@@ -57,7 +57,8 @@ public sealed class PretrainedFeaturesEstimator : IEstimator<PretrainedFeaturesT
         ArgumentNullException.ThrowIfNull(input);
         CheckInput(input.Schema);
         var chain = new TransformerChain<ITransformer>([.. Estimators().Fit(input)]);
-        return new PretrainedFeaturesTransformer(chain, _backbone.Name, _backbone.Fingerprint, _backbone.FeatureDimension,
+        var batchForm = Trainers.Onnx.OnnxFeatureExport.BatchForm(_backbone.Network, "input", "features");
+        return new PretrainedFeaturesTransformer(chain, batchForm, _backbone.Name, _backbone.Fingerprint, _backbone.FeatureDimension,
             _outputColumnName, _inputColumnName, _backbone.InputShape);
     }
 

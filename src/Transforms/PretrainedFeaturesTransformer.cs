@@ -12,10 +12,13 @@ namespace MLNet.FlatDebias.Transforms;
 /// </summary>
 public sealed class PretrainedFeaturesTransformer : ITransformer
 {
-    internal PretrainedFeaturesTransformer(TransformerChain<ITransformer> chain, string backboneName, string backboneFingerprint,
+    private readonly byte[] _batchFormOnnx;
+
+    internal PretrainedFeaturesTransformer(TransformerChain<ITransformer> chain, byte[] batchFormOnnx, string backboneName, string backboneFingerprint,
         int featureDimension, string outputColumnName, string inputColumnName, ImageShape inputShape)
     {
         Chain = chain;
+        _batchFormOnnx = batchFormOnnx;
         BackboneName = backboneName;
         BackboneFingerprint = backboneFingerprint;
         FeatureDimension = featureDimension;
@@ -62,6 +65,16 @@ public sealed class PretrainedFeaturesTransformer : ITransformer
     /// <param name="input">Data with the input image column.</param>
     /// <returns>The input columns and the feature column.</returns>
     public IDataView Transform(IDataView input) => Chain.Transform(input);
+
+    /// <summary>Every row's features in one pass over <paramref name="input"/>, in batches (see <see cref="BatchedFeatureExtractor"/>),
+    /// as <paramref name="input"/> with the feature column appended; the features are held in memory.</summary>
+    internal IDataView ExtractBatched(IDataView input, IProgress<long>? progress)
+    {
+        var check = GetOutputSchema(input.Schema); // ML.NET's own schema errors, naming the column
+        _ = check;
+        var values = BatchedFeatureExtractor.Extract(_batchFormOnnx, input, InputColumnName, InputShape.Size, FeatureDimension, progress);
+        return new AppendedVectorDataView(input, OutputColumnName, FeatureDimension, values);
+    }
 
     /// <summary>Saves <see cref="Chain"/>: the model file holds only ML.NET's own transformers.</summary>
     /// <param name="ctx">ML.NET's save context.</param>

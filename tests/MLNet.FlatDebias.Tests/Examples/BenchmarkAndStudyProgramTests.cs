@@ -23,7 +23,7 @@ public sealed class BenchmarkAndStudyProgramTests
         string text = output.ToString();
 
         Assert.True(code == 0, text);
-        foreach (var header in new[] { "## Training step", "## FlatDebias step cost", "## Preprocessing", "## Feature cache", "## OpenMP wait policy", "## Methods" })
+        foreach (var header in new[] { "## Training step", "## FlatDebias step cost", "## Preprocessing", "## Feature cache", "## OpenMP wait policy", "## Feature extraction", "## Frozen-backbone table", "## Methods" })
             Assert.Contains(header, text);
         var lines = text.Split('\n', StringSplitOptions.TrimEntries);
         AssertMeasuredNumbers(lines.Single(l => l.StartsWith("ResNet18 ", StringComparison.Ordinal)), 3);
@@ -32,6 +32,9 @@ public sealed class BenchmarkAndStudyProgramTests
         AssertMeasuredNumbers(lines.Single(l => l.StartsWith("without (libtorch default), beside", StringComparison.Ordinal)), 2);
         Assert.Contains(lines, l => l.StartsWith("library setting (PASSIVE), alone", StringComparison.Ordinal) && l.EndsWith("PASSIVE", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("ratio beside/alone: PASSIVE ", StringComparison.Ordinal));
+        AssertMeasuredNumbers(lines.Single(l => l.StartsWith("ONNX Runtime via ML.NET ApplyOnnxModel", StringComparison.Ordinal))["ONNX Runtime via ML.NET ApplyOnnxModel".Length..], 4);
+        AssertMeasuredNumbers(lines.Single(l => l.StartsWith("TorchSharp, eval + no_grad", StringComparison.Ordinal))["TorchSharp, eval + no_grad".Length..], 3);
+        Assert.Contains(lines, l => l.StartsWith("three-method table with extraction: ", StringComparison.Ordinal));
         foreach (var method in new[] { "ERM", "DFR", "GroupDRO", "FlatDebias", "JTT", "PGD", "LfF" })
             AssertMeasuredNumbers(lines.Single(l => l.StartsWith($"| {method} | ", StringComparison.Ordinal)).Replace("|", " ", StringComparison.Ordinal), 3);
     }

@@ -91,6 +91,72 @@ public sealed class ReadmeUsageTests
         }
     }
 
+    [Fact]
+    public void The_readme_frozen_backbone_pipeline_runs_end_to_end_and_reuses_its_feature_files()
+    {
+        using var folder = new TempFolder();
+        var root = folder.Combine("waterbird_complete95_forest2water2");
+        WaterbirdsFolderBuilder.Write(root, perGroup: 4, size: 64);
+        var previous = Directory.GetCurrentDirectory();
+        Directory.SetCurrentDirectory(folder.Path);
+        try
+        {
+            // As in the README (only the epochs and batch size differ).
+            var ml = new MLContext(seed: 0);
+            var all = ml.Data.LoadWaterbirds(root);
+            var preprocessing = ml.Transforms.ImageNetPreprocessing().Fit(all);
+            using var backbone = FeatureBackbone.ImageNetResNet18();
+            var features = ml.Transforms.PretrainedFeatures(backbone).Fit(preprocessing.Transform(all));
+
+            var made = new List<FeatureFileResult>();
+            IDataView Extract(WaterbirdsSplit split)
+            {
+                var raw = ml.Data.LoadWaterbirds(root, split);
+                var key = new FeatureFileKey(FeatureFileKey.DescribeDataset(ml, raw), preprocessing.Description, features.BackboneFingerprint);
+                var file = FeatureFile.LoadOrCreate(ml, preprocessing.Transform(raw), features, $"features/{split}.idv", key);
+                made.Add(file);
+                return file.Data;
+            }
+            var train = Extract(WaterbirdsSplit.Train);
+            var validation = Extract(WaterbirdsSplit.Validation);
+            var test = Extract(WaterbirdsSplit.Test);
+
+            var trainer = ml.MulticlassClassification.Trainers.FlatDebias(new FlatDebiasTrainer.Options
+            {
+                Network = NetworkKind.Linear,
+                GroupColumnName = "Group",
+                ModelSelection = ModelSelection.ValidationWorstGroupAccuracy,
+                NumberOfEpochs = 4, BatchSize = 8,
+                Device = TrainingDevice.Cpu,
+            });
+            using var model = trainer.Fit(train, validation);
+            Assert.IsType<LinearClassifier>(model.Network);
+            Assert.Equal(512, (int)model.Network.FeatureDimension);
+            var metrics = ml.MulticlassClassification.EvaluateGroups(model.Transform(test));
+            Assert.Equal(4, metrics.ByGroup.Count);
+
+            ml.Model.Save(preprocessing.Append(features).Append(model), all.Schema, "flatdebias-frozen.zip");
+            Assert.All(made, m => Assert.False(m.Reused));
+            Assert.True(FeatureFile.LoadOrCreate(ml, preprocessing.Transform(ml.Data.LoadWaterbirds(root, WaterbirdsSplit.Test)), features,
+                "features/Test.idv", new FeatureFileKey(FeatureFileKey.DescribeDataset(ml, ml.Data.LoadWaterbirds(root, WaterbirdsSplit.Test)),
+                    preprocessing.Description, features.BackboneFingerprint)).Reused);
+
+            // The saved chain takes image paths and gives the in-memory model's scores on the cached features.
+            var loaded = new MLContext().Model.Load("flatdebias-frozen.zip", out var schema);
+            Assert.NotNull(schema.GetColumnOrNull("ImagePath"));
+            var fromPaths = loaded.Transform(ml.Data.LoadWaterbirds(root, WaterbirdsSplit.Test)).GetColumn<float[]>("Score").ToArray();
+            var fromFeatures = model.Transform(test).GetColumn<float[]>("Score").ToArray();
+            Assert.Equal(fromFeatures.Length, fromPaths.Length);
+            for (int i = 0; i < fromPaths.Length; i++)
+                for (int c = 0; c < 2; c++)
+                    Assert.True(Math.Abs(fromFeatures[i][c] - fromPaths[i][c]) <= Tolerance.OnnxVsTorchProbability, $"row {i} class {c}");
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(previous);
+        }
+    }
+
     public sealed class BirdImage { public string ImagePath { get; set; } = ""; }
 
     public sealed class BirdPrediction

@@ -71,6 +71,37 @@ public sealed class FeatureFileTests
     }
 
     [Fact]
+    public void Batched_extraction_gives_the_transforms_features_and_keeps_the_other_columns()
+    {
+        using var folder = new TempFolder();
+        var root = folder.Combine("birds");
+        WaterbirdsFolderBuilder.Write(root, perGroup: 6, size: 40);                // 72 rows: two full batches of 32 and a part
+        var ml = new MLContext(seed: 0);
+        var raw = ml.Data.LoadWaterbirds(root);
+        TorchRuntime.SetSeed(1);
+        using var network = new SmallCnn(2, new ImageShape(3, 32, 32), width: 8);
+        var preprocessing = ml.Transforms.ImageNetPreprocessing(resize: 36, crop: 32).Fit(raw);
+        var pixels = preprocessing.Transform(raw);
+        var features = ml.Transforms.PretrainedFeatures(FeatureBackbone.FromNetwork(network, "SmallCnn")).Fit(pixels);
+        var key = new FeatureFileKey(FeatureFileKey.DescribeDataset(ml, raw), preprocessing.Description, features.BackboneFingerprint);
+        int reported = 0;
+        var made = FeatureFile.LoadOrCreate(ml, pixels, features, folder.Combine("f.idv"), key, new SynchronousProgress<long>(n => reported = (int)n));
+        Assert.False(made.Reused);
+        Assert.Equal(72, reported);
+
+        // The same features as the transform's one row per call (ONNX Runtime both; batched kernels sum in another order:
+        // float rounding of features of order 1, 1e-5 absolute), row for row, with the raw columns beside them.
+        var expected = PretrainedFeaturesTests.ReadFeatures(features.Transform(pixels), "Features");
+        var actual = PretrainedFeaturesTests.ReadFeatures(made.Data, "Features");
+        Assert.Equal(72, actual.Length);
+        for (int i = 0; i < actual.Length; i++) TensorAssert.AllClose(expected[i], actual[i], 1e-5, $"row {i}");
+        Assert.Equal(raw.GetColumn<string>("ImagePath").ToArray(), made.Data.GetColumn<string>("ImagePath").ToArray());
+        Assert.Equal(raw.GetColumn<uint>("Group").ToArray(), made.Data.GetColumn<uint>("Group").ToArray());
+        Assert.Single(made.Data.Schema, c => c.Name == "Features");             // the pixels are not in the file
+        Assert.True(FeatureFile.LoadOrCreate(ml, pixels, features, folder.Combine("f.idv"), key).Reused);
+    }
+
+    [Fact]
     public void Changed_dataset_or_incomplete_file_is_stale()
     {
         using var folder = new TempFolder();
