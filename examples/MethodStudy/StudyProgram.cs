@@ -21,7 +21,8 @@ public static class StudyProgram
     private const string Usage = """
         Usage: dotnet run -c Release --project examples/MethodStudy -- [options]
 
-          --sets a,b,...        sets: cmnist<percent> (Coloured MNIST), wbmnist (default: cmnist1,cmnist5,wbmnist)
+          --sets a,b,...        sets: cmnist<percent> (Coloured MNIST), wbmnist, wbr18 (ImageNet ResNet-18 features of the
+                                Waterbirds-format MNIST set at 224 px, linear head) (default: cmnist1,cmnist5,wbmnist)
           --seeds 0,1,2         training seeds (default: 0,1,2); the data is fixed (seed 0)
           --variants FILE       one variant per line (default: examples/MethodStudy/grid.txt)
           --variant SPEC        add one variant (repeatable), e.g. "emp=flat:scope=head,est=empirical,grad=p"

@@ -20,7 +20,8 @@ internal sealed record StudySet(string Name, IDataView Train, IDataView Validati
     }
 
     /// <summary>Builds a set by name: <c>cmnist1</c>, <c>cmnist5</c> (Coloured MNIST with 1 % / 5 % bias-conflicting
-    /// training rows, any share in percent), <c>wbmnist</c> (Waterbirds-format MNIST).</summary>
+    /// training rows, any share in percent), <c>wbmnist</c> (Waterbirds-format MNIST), <c>wbr18</c> (ImageNet ResNet-18
+    /// features of the Waterbirds-format MNIST set at 224 px, a linear head).</summary>
     public static StudySet Create(string name, MLContext ml, MnistDataset mnist, StudyScale scale, string cacheFolder)
     {
         static bool ColoredMinority(string group)
@@ -65,15 +66,44 @@ internal sealed record StudySet(string Name, IDataView Train, IDataView Validati
                 o.WeightDecay = 1e-4;
             });
         }
-        throw new ArgumentException($"Unknown set '{name}': expected cmnist<percent> (e.g. cmnist1, cmnist5) or wbmnist.");
+        if (name == "wbr18")
+        {
+            // The frozen-backbone regime: ImageNet ResNet-18 features of the Waterbirds-format MNIST set at 224 px (the main
+            // job's --frozen-backbone set), extracted once into feature files, and a linear head: where the head's Fisher
+            // trace is the whole network's, so the paper's exact definition applies as written.
+            var root = WaterbirdsMnist.Write(Path.Combine(cacheFolder, $"wbmnist224-d{scale.FrozenDivisor}"), mnist,
+                scaleDivisor: scale.FrozenDivisor, seed: 0, imageSize: 224);
+            var all = ml.Data.LoadWaterbirds(root);
+            var preprocessing = ml.Transforms.ImageNetPreprocessing(resize: 224, crop: 224).Fit(all);
+            using var backbone = FeatureBackbone.ImageNetResNet18();
+            var features = ml.Transforms.PretrainedFeatures(backbone).Fit(preprocessing.Transform(all));
+            IDataView Split(WaterbirdsSplit s)
+            {
+                var raw = ml.Data.LoadWaterbirds(root, s);
+                var images = ml.Transforms.SelectColumns("Label", "Group", "Features").Fit(preprocessing.Transform(raw)).Transform(preprocessing.Transform(raw));
+                var key = new FeatureFileKey(FeatureFileKey.DescribeDataset(ml, raw), preprocessing.Description, features.BackboneFingerprint);
+                return ml.Data.Cache(FeatureFile.LoadOrCreate(ml, images, features, Path.Combine(cacheFolder, $"wbr18-d{scale.FrozenDivisor}", $"{s}.idv"), key).Data);
+            }
+            return new StudySet(name, Split(WaterbirdsSplit.Train), Split(WaterbirdsSplit.Validation), Split(WaterbirdsSplit.Test),
+                IsMinorityGroup: g => g is WaterbirdsNames.LandbirdOnWater or WaterbirdsNames.WaterbirdOnLand, BaseSettings: o =>
+            {
+                o.Network = NetworkKind.Linear;
+                o.NumberOfEpochs = scale.FrozenEpochs;
+                o.BatchSize = 128;
+                o.LearningRate = 1e-3;
+                o.Optimizer = OptimizerKind.Adam;
+                o.WeightDecay = 1e-4;
+            });
+        }
+        throw new ArgumentException($"Unknown set '{name}': expected cmnist<percent> (e.g. cmnist1, cmnist5), wbmnist or wbr18.");
     }
 }
 
 /// <summary>Sizes and epochs of the study's sets.</summary>
 internal sealed record StudyScale(int ColoredTrainRows, int ColoredValidationRows, int ColoredTestRows, int ColoredEpochs,
-    int WaterbirdsDivisor, int WaterbirdsEpochs)
+    int WaterbirdsDivisor, int WaterbirdsEpochs, int FrozenDivisor, int FrozenEpochs)
 {
-    public static StudyScale Full { get; } = new(20000, 5000, 10000, 12, 2, 20);
+    public static StudyScale Full { get; } = new(20000, 5000, 10000, 12, 2, 20, 1, 30);
 
-    public static StudyScale Quick { get; } = new(2000, 500, 1000, 3, 20, 3);
+    public static StudyScale Quick { get; } = new(2000, 500, 1000, 3, 20, 3, 40, 3);
 }

@@ -39,6 +39,22 @@ public sealed class BenchmarkAndStudyProgramTests
             AssertMeasuredNumbers(lines.Single(l => l.StartsWith($"| {method} | ", StringComparison.Ordinal)).Replace("|", " ", StringComparison.Ordinal), 3);
     }
 
+    [Fact]
+    public void Study_quick_run_on_the_frozen_resnet18_set_trains_linear_heads_with_the_papers_exact_setting()
+    {
+        using var folder = new TempFolder("method-study-wbr18");
+        string threads = TorchSharp.torch.get_num_threads().ToString(CultureInfo.InvariantCulture);
+        string[] args = ["--quick", "--sets", "wbr18", "--seeds", "0", "--variant", "erm",
+            "--variant", "paper=flat:scope=full,est=exact,grad=full,ref=model,q=0.8,eta=0.1,max=10,warm=1,topk=none,use=penalty",
+            "--out", folder.Path, "--threads", threads];
+        Assert.Equal(0, StudyProgram.Run(args, new StringWriter()));
+        var runs = File.ReadAllLines(folder.Combine("runs.csv"));
+        Assert.Contains(runs, r => r.StartsWith("wbr18,erm,", StringComparison.Ordinal));
+        Assert.Contains(runs, r => r.StartsWith("wbr18,paper,", StringComparison.Ordinal));
+        // The features were extracted once into feature files beside the set.
+        Assert.Equal(3, Directory.GetFiles(folder.Combine("data"), "*.idv", SearchOption.AllDirectories).Length);
+    }
+
     [Theory]
     [InlineData("--threads", "0")]
     [InlineData("everything")]
