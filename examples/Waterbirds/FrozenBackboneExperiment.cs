@@ -157,33 +157,8 @@ internal static class FrozenBackboneExperiment
         DatasetSummary data, IReadOnlyList<MethodRun> runs, IReadOnlyList<EpsilonCandidate> search)
     {
         var files = new List<string>();
-        var methods = new List<MethodResult>();
-        var metrics = new List<GroupMetrics>();
-        foreach (var run in runs)
-        {
-            var m = mlContext.MulticlassClassification.EvaluateGroups(run.Model.Transform(test), WaterbirdsColumns.Label, WaterbirdsColumns.Group, groupWeights: groupWeights);
-            metrics.Add(m);
-            var modelFile = string.Concat(run.Method.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : '-')) + ".zip";
-            // The saved model reads image paths: preprocessing, backbone and head in one ML.NET chain.
-            ExperimentFiles.SaveModel(mlContext, new TransformerChain<ITransformer>(imagesToFeatures, run.Model), rawTrain.Schema, Path.Combine(settings.OutputFolder, modelFile));
-            files.Add(modelFile);
-            methods.Add(new MethodResult
-            {
-                Method = run.Method,
-                ModelFile = modelFile,
-                SelectedEpoch = run.Model.History.SelectedEpoch + 1,
-                ValidationWorstGroupAccuracy = run.Model.History.Epochs.Count > 0 ? run.Selected.ValidationWorstGroupAccuracy : null,
-                TraceBoundQuantile = run.Quantile,
-                TraceBound = run.Quantile is null ? null : run.Model.History.Epochs[^1].TraceBound,
-                TestAverageAccuracy = m.AverageAccuracy,
-                TestAdjustedAverageAccuracy = m.AdjustedAverageAccuracy ?? double.NaN,
-                TestWorstGroupAccuracy = m.WorstGroupAccuracy,
-                TestWorstGroup = m.WorstGroup,
-                TestGroups = [.. m.ByGroup.Select(g => new GroupResult(g.Name, g.RowCount, g.Accuracy))],
-                Seconds = run.Seconds,
-                History = run.Model.History.Epochs,
-            });
-        }
+        // The saved models read image paths: preprocessing, backbone and head in one ML.NET chain.
+        var (metrics, methods) = WaterbirdsReport.EvaluateAndSave(settings, mlContext, runs, imagesToFeatures, rawTrain.Schema, test, groupWeights, files);
 
         string Paper(string method, Func<PaperRow, double> value)
             => WaterbirdsExample.PaperTable.FirstOrDefault(p => p.Method == method) is { } row ? value(row).ToString("F2", CultureInfo.InvariantCulture) : "";
@@ -194,16 +169,7 @@ internal static class FrozenBackboneExperiment
                 Format.Percent(metrics[i].WorstGroupAccuracy), run.Seconds.ToString("F1", CultureInfo.InvariantCulture), Paper(run.Method, p => p.Average), Paper(run.Method, p => p.WorstGroup)])]));
         console.Line("GroupDRO trains on the training groups; DFR fits its last layer on the validation groups; the others use groups only to choose the epoch (and the bound).");
         console.Line();
-        console.Line("Per-group test accuracy (%):");
-        var groups = metrics[0].ByGroup;
-        console.Line(TextTable.Render(["group", "train rows", "test rows", .. runs.Select(r => r.Method)],
-            [.. groups.Select((g, i) => (IReadOnlyList<string>)[g.Name, Format.Count(data.TrainGroups.GetValueOrDefault(g.Name)),
-                Format.Count(g.RowCount), .. metrics.Select(m => Format.Percent(m.ByGroup[i].Accuracy))])]));
-
-        Charts.Bars(Path.Combine(settings.OutputFolder, "group-accuracy.png"), "Test accuracy per group (frozen backbone)", "accuracy",
-            [.. groups.Select(g => $"{g.Name} ({data.TrainGroups.GetValueOrDefault(g.Name)} train)")],
-            [.. runs.Select((r, i) => new ChartSeries(r.Label, [.. metrics[i].ByGroup.Select(g => g.Accuracy)]))]);
-        files.Add("group-accuracy.png");
+        WaterbirdsReport.GroupTable(settings, console, runs, metrics, data, files, "Test accuracy per group (frozen backbone)");
 
         // Traces of training rows under each head: for a linear head the head's trace is the whole network's (the paper's definition).
         var images = LabelledImages.Read(train, "Features", WaterbirdsColumns.Label, WaterbirdsColumns.Group, settings.TraceRowsPerGroup);

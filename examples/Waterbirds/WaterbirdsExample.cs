@@ -155,33 +155,8 @@ public static class WaterbirdsExample
         DatasetSummary data, IReadOnlyList<MethodRun> runs, IReadOnlyList<EpsilonCandidate> search, ClassifierNetworkTransformer start)
     {
         var files = new List<string>();
-        var methods = new List<MethodResult>();
-        var metrics = new List<GroupMetrics>();
-        foreach (var run in runs)
-        {
-            var m = mlContext.MulticlassClassification.EvaluateGroups(run.Model.Transform(test), WaterbirdsColumns.Label, WaterbirdsColumns.Group, groupWeights: groupWeights);
-            metrics.Add(m);
-            var modelFile = run.Method.ToLowerInvariant() + ".zip";
-            // The saved model reads image paths: the preprocessing and the network in one ML.NET chain.
-            ExperimentFiles.SaveModel(mlContext, new TransformerChain<ITransformer>(preprocessing, run.Model), rawTrain.Schema, Path.Combine(settings.OutputFolder, modelFile));
-            files.Add(modelFile);
-            methods.Add(new MethodResult
-            {
-                Method = run.Method,
-                ModelFile = modelFile,
-                SelectedEpoch = run.Model.History.SelectedEpoch + 1,
-                ValidationWorstGroupAccuracy = run.Selected.ValidationWorstGroupAccuracy,
-                TraceBoundQuantile = run.Quantile,
-                TraceBound = run.Quantile is null ? null : run.Model.History.Epochs[^1].TraceBound,
-                TestAverageAccuracy = m.AverageAccuracy,
-                TestAdjustedAverageAccuracy = m.AdjustedAverageAccuracy ?? double.NaN,
-                TestWorstGroupAccuracy = m.WorstGroupAccuracy,
-                TestWorstGroup = m.WorstGroup,
-                TestGroups = [.. m.ByGroup.Select(g => new GroupResult(g.Name, g.RowCount, g.Accuracy))],
-                Seconds = run.Seconds,
-                History = run.Model.History.Epochs,
-            });
-        }
+        // The saved models read image paths: the preprocessing and the network in one ML.NET chain.
+        var (metrics, methods) = WaterbirdsReport.EvaluateAndSave(settings, mlContext, runs, preprocessing, rawTrain.Schema, test, groupWeights, files);
 
         console.Line($"Table 1: test accuracy (%), each method at its best validation worst-group epoch; seed {settings.Seed}.");
         console.Line($"The paper's numbers are ResNet-50 (ImageNet-pretrained) on real Waterbirds{(settings.RealData ? "" : "; this run is the MNIST-built set, so compare the pattern, not the values")}.");
@@ -190,16 +165,7 @@ public static class WaterbirdsExample
                 Format.Percent(metrics[i].WorstGroupAccuracy), PaperTable[i].Average.ToString("F2", CultureInfo.InvariantCulture), PaperTable[i].WorstGroup.ToString("F2", CultureInfo.InvariantCulture)])]));
         console.Line("average: all test rows; adjusted average: test group accuracies weighted by the training group shares (the Waterbirds convention).");
         console.Line();
-        console.Line("Per-group test accuracy (%):");
-        var groups = metrics[0].ByGroup;
-        console.Line(TextTable.Render(["group", "train rows", "test rows", .. runs.Select(r => r.Method)],
-            [.. groups.Select((g, i) => (IReadOnlyList<string>)[g.Name, Format.Count(data.TrainGroups.GetValueOrDefault(g.Name)),
-                Format.Count(g.RowCount), .. metrics.Select(m => Format.Percent(m.ByGroup[i].Accuracy))])]));
-
-        Charts.Bars(Path.Combine(settings.OutputFolder, "group-accuracy.png"), "Test accuracy per group", "accuracy",
-            [.. groups.Select(g => $"{g.Name} ({data.TrainGroups.GetValueOrDefault(g.Name)} train)")],
-            [.. runs.Select((r, i) => new ChartSeries(r.Label, [.. metrics[i].ByGroup.Select(g => g.Accuracy)]))]);
-        files.Add("group-accuracy.png");
+        WaterbirdsReport.GroupTable(settings, console, runs, metrics, data, files, "Test accuracy per group");
         Charts.Lines(Path.Combine(settings.OutputFolder, "validation-worst-group.png"), "Validation worst-group accuracy by epoch", "epoch", "worst-group accuracy",
             [.. runs.Select(r => new ChartLine(r.Label, [.. r.Model.History.Epochs.Select(e => (double)e.Epoch + 1)],
                 [.. r.Model.History.Epochs.Select(e => e.ValidationWorstGroupAccuracy ?? double.NaN)], r.Model.History.SelectedEpoch))]);

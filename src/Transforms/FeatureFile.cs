@@ -37,20 +37,9 @@ public static class FeatureFile
     /// <exception cref="IOException">The file could not be written.</exception>
     public static FeatureFileResult LoadOrCreate(MLContext mlContext, IDataView data, string path, FeatureFileKey key, IProgress<long>? progress = null)
     {
-        ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(data);
-        ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        ArgumentNullException.ThrowIfNull(key);
-        var watch = Stopwatch.StartNew();
-        path = Path.GetFullPath(path);
-        var stale = Check(path, key);
-        if (stale is null)
-            return new FeatureFileResult(mlContext.Data.LoadFromBinary(path), true, null, path, watch.Elapsed.TotalSeconds);
-
-        var counted = progress is null ? data : new RowCountingDataView(data, progress.Report);
         // ML.NET's binary saver reads its input twice; through a cache the rows (and the backbone) are computed once.
-        Write(mlContext, mlContext.Data.Cache(counted), path, key);
-        return new FeatureFileResult(mlContext.Data.LoadFromBinary(path), false, stale, path, watch.Elapsed.TotalSeconds);
+        return LoadOrMake(mlContext, path, key, () => mlContext.Data.Cache(progress is null ? data : new RowCountingDataView(data, progress.Report)));
     }
 
     /// <summary>
@@ -72,18 +61,21 @@ public static class FeatureFile
     public static FeatureFileResult LoadOrCreate(MLContext mlContext, IDataView images, PretrainedFeaturesTransformer features, string path, FeatureFileKey key,
         IProgress<long>? progress = null)
     {
-        ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(features);
+        return LoadOrMake(mlContext, path, key, () => features.ExtractBatched(images, progress));
+    }
+
+    private static FeatureFileResult LoadOrMake(MLContext mlContext, string path, FeatureFileKey key, Func<IDataView> rows)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(key);
         var watch = Stopwatch.StartNew();
         path = Path.GetFullPath(path);
         var stale = Check(path, key);
-        if (stale is null)
-            return new FeatureFileResult(mlContext.Data.LoadFromBinary(path), true, null, path, watch.Elapsed.TotalSeconds);
-        Write(mlContext, features.ExtractBatched(images, progress), path, key);
-        return new FeatureFileResult(mlContext.Data.LoadFromBinary(path), false, stale, path, watch.Elapsed.TotalSeconds);
+        if (stale is not null) Write(mlContext, rows(), path, key);
+        return new FeatureFileResult(mlContext.Data.LoadFromBinary(path), stale is null, stale, path, watch.Elapsed.TotalSeconds);
     }
 
     private static void Write(MLContext mlContext, IDataView data, string path, FeatureFileKey key)
