@@ -6,13 +6,22 @@ using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Transforms;
 using MLNet.FlatDebias.Transforms.Mnist;
 
-namespace MLNet.FlatDebias.Examples.MethodStudy;
+namespace MLNet.FlatDebias.Examples;
 
-/// <summary>One MNIST-built benchmark: its three splits and the network and schedule every method gets on it.</summary>
-internal sealed record StudySet(string Name, IDataView Train, IDataView Validation, IDataView Test, Action<NetworkTrainerOptions> BaseSettings,
+/// <summary>One MNIST-built benchmark: its three splits and the network and schedule every method gets on it (the method
+/// study's and the fair benchmark's sets).</summary>
+/// <param name="Name">The set's name.</param>
+/// <param name="Train">Training split.</param>
+/// <param name="Validation">Validation split.</param>
+/// <param name="Test">Test split.</param>
+/// <param name="BaseSettings">The network and schedule every method gets.</param>
+/// <param name="IsMinorityGroup">Whether a group name is a minority (bias-conflicting) group.</param>
+public sealed record StudySet(string Name, IDataView Train, IDataView Validation, IDataView Test, Action<NetworkTrainerOptions> BaseSettings,
     Func<string, bool> IsMinorityGroup)
 {
     /// <summary>For each training row, whether its group is a minority (bias-conflicting) group.</summary>
+    /// <param name="ml">The ML.NET context.</param>
+    /// <returns>One flag per training row.</returns>
     public bool[] TrainingMinority(MLContext ml)
     {
         var named = ml.Transforms.Conversion.MapKeyToValue("GroupName", "Group").Fit(Train).Transform(Train);
@@ -22,6 +31,12 @@ internal sealed record StudySet(string Name, IDataView Train, IDataView Validati
     /// <summary>Builds a set by name: <c>cmnist1</c>, <c>cmnist5</c> (Coloured MNIST with 1 % / 5 % bias-conflicting
     /// training rows, any share in percent), <c>wbmnist</c> (Waterbirds-format MNIST), <c>wbr18</c> (ImageNet ResNet-18
     /// features of the Waterbirds-format MNIST set at 224 px, a linear head).</summary>
+    /// <param name="name">The set's name.</param>
+    /// <param name="ml">The ML.NET context.</param>
+    /// <param name="mnist">MNIST.</param>
+    /// <param name="scale">Sizes and epochs.</param>
+    /// <param name="cacheFolder">Where written images and feature files go.</param>
+    /// <returns>The set.</returns>
     public static StudySet Create(string name, MLContext ml, MnistDataset mnist, StudyScale scale, string cacheFolder)
     {
         static bool ColoredMinority(string group)
@@ -100,10 +115,20 @@ internal sealed record StudySet(string Name, IDataView Train, IDataView Validati
 }
 
 /// <summary>Sizes and epochs of the study's sets.</summary>
-internal sealed record StudyScale(int ColoredTrainRows, int ColoredValidationRows, int ColoredTestRows, int ColoredEpochs,
+/// <param name="ColoredTrainRows">Coloured MNIST training rows.</param>
+/// <param name="ColoredValidationRows">Coloured MNIST validation rows.</param>
+/// <param name="ColoredTestRows">Coloured MNIST test rows.</param>
+/// <param name="ColoredEpochs">Coloured MNIST epochs.</param>
+/// <param name="WaterbirdsDivisor">Divisor of Waterbirds' group counts for wbmnist.</param>
+/// <param name="WaterbirdsEpochs">wbmnist epochs.</param>
+/// <param name="FrozenDivisor">Divisor of Waterbirds' group counts for wbr18.</param>
+/// <param name="FrozenEpochs">wbr18 epochs.</param>
+public sealed record StudyScale(int ColoredTrainRows, int ColoredValidationRows, int ColoredTestRows, int ColoredEpochs,
     int WaterbirdsDivisor, int WaterbirdsEpochs, int FrozenDivisor, int FrozenEpochs)
 {
+    /// <summary>The documented runs' sizes.</summary>
     public static StudyScale Full { get; } = new(20000, 5000, 10000, 12, 2, 20, 1, 30);
 
+    /// <summary>The smallest sizes (tests).</summary>
     public static StudyScale Quick { get; } = new(2000, 500, 1000, 3, 20, 3, 40, 3);
 }

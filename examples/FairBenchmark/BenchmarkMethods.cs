@@ -1,0 +1,99 @@
+using Microsoft.ML;
+using MLNet.FlatDebias.Trainers;
+
+namespace MLNet.FlatDebias.Examples.FairBenchmark;
+
+/// <summary>How runs choose: with validation group labels (worst-group accuracy) or with none anywhere (worst-class accuracy;
+/// the methods that need groups, GroupDRO and DFR, then take the classes as groups, as SubpopBench does).</summary>
+internal enum SelectionRegime
+{
+    Groups,
+    NoGroups,
+}
+
+/// <summary>The methods of the benchmark: each builds its trainer's options from a draw and fits.</summary>
+internal static class BenchmarkMethods
+{
+    public static readonly string[] All = ["erm", "groupdro", "jtt", "pgd", "lff", "dfr", "flatdebias", "flatdebias-paper"];
+
+    /// <summary>Fits <paramref name="method"/> on <paramref name="set"/> with a draw's values (empty: the library's defaults).</summary>
+    public static ClassifierNetworkTransformer Fit(MLContext ml, StudySet set, string method, IReadOnlyDictionary<string, double> values,
+        SelectionRegime regime, int seed)
+    {
+        var trainers = ml.MulticlassClassification.Trainers;
+        int epochs = 0;
+        void Shared(NetworkTrainerOptions o)
+        {
+            set.BaseSettings(o);
+            epochs = o.NumberOfEpochs;
+            o.Seed = seed;
+            o.Device = TrainingDevice.Cpu;
+            o.ValidationSet = set.Validation;
+            o.LabelColumnName = "Label";
+            o.GroupColumnName = regime == SelectionRegime.Groups ? "Group" : null;
+            o.ModelSelection = regime == SelectionRegime.Groups ? ModelSelection.ValidationWorstGroupAccuracy : ModelSelection.ValidationWorstClassAccuracy;
+            if (values.TryGetValue("lr", out var lr)) o.LearningRate = lr;
+            if (values.TryGetValue("wd", out var wd)) o.WeightDecay = wd;
+        }
+        T With<T>(T o) where T : NetworkTrainerOptions
+        {
+            Shared(o);
+            return o;
+        }
+        double Get(string name, double fallback) => values.TryGetValue(name, out var v) ? v : fallback;
+        int Clamp(double v, int max) => (int)Math.Clamp(Math.Round(v), 1, Math.Max(1, max));
+        // Methods that need group labels take the classes when there are none.
+        string groups = regime == SelectionRegime.Groups ? "Group" : "Label";
+
+        switch (method)
+        {
+            case "erm":
+                return trainers.Erm(With(new ErmTrainer.Options())).Fit(set.Train);
+            case "groupdro":
+            {
+                var o = With(new GroupDroTrainer.Options());
+                o.GroupColumnName = groups;
+                o.GroupStepSize = Get("eta", o.GroupStepSize);
+                return trainers.GroupDro(o).Fit(set.Train);
+            }
+            case "jtt":
+            {
+                var o = With(new JttTrainer.Options());
+                o.FirstStageEpochs = Clamp(Get("T", o.FirstStageEpochs), epochs);
+                o.UpweightFactor = Get("upweight", o.UpweightFactor);
+                return trainers.Jtt(o).Fit(set.Train);
+            }
+            case "pgd":
+            {
+                var o = With(new PgdTrainer.Options());
+                o.NormExponent = Get("r", o.NormExponent);
+                o.GceQ = Get("q", o.GceQ);
+                return trainers.Pgd(o).Fit(set.Train);
+            }
+            case "lff":
+            {
+                var o = With(new LffTrainer.Options());
+                o.Q = Get("q", o.Q);
+                return trainers.Lff(o).Fit(set.Train);
+            }
+            case "dfr":
+            {
+                using var erm = trainers.Erm(With(new ErmTrainer.Options())).Fit(set.Train);
+                return trainers.Dfr(erm, new DfrTrainer.Options { LabelColumnName = "Label", GroupColumnName = groups, Seed = seed }).Fit(set.Validation);
+            }
+            case "flatdebias":
+            case "flatdebias-paper":
+            {
+                var o = With(method == "flatdebias" ? new FlatDebiasTrainer.Options() : FlatDebiasTrainer.Options.PaperExact());
+                o.TraceBoundQuantile = Get("quantile", o.TraceBoundQuantile);
+                o.DualLearningRate = Get("dual-step", o.DualLearningRate);
+                o.MaxDual = Get("cap", o.MaxDual);
+                o.WarmupEpochs = Math.Min(Clamp(Get("warmup", o.WarmupEpochs), epochs), epochs - 1);
+                if (values.TryGetValue("topk", out var k)) o.TopK = k < 1 ? null : (int)k;
+                return trainers.FlatDebias(o).Fit(set.Train);
+            }
+            default:
+                throw new ArgumentException($"Unknown method '{method}'; expected one of {string.Join(", ", All)}.");
+        }
+    }
+}

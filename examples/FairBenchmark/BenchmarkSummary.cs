@@ -1,0 +1,130 @@
+using System.Globalization;
+using System.Text;
+using OxyPlot;
+using OxyPlot.Axes;
+using OxyPlot.Legends;
+using OxyPlot.Series;
+using OxyPlot.SkiaSharp;
+
+namespace MLNet.FlatDebias.Examples.FairBenchmark;
+
+/// <summary>One method on one set under one regime: the chosen draw and its seeds' test scores.</summary>
+internal sealed record MethodSummary(string Set, string Role, SelectionRegime Regime, string Method, int ChosenDraw, string Values,
+    int Seeds, double WorstGroupMean, double WorstGroupSpread, double WorstGroupWorstSeed, double AccuracyMean, double WorstClassMean,
+    double DefaultsWorstGroupMean, double DefaultsWorstGroupSpread, double SecondsPerRun)
+{
+    public const string Header = "set,role,regime,method,chosen_draw,seeds,test_wga_mean,test_wga_sd,test_wga_worst_seed,test_acc_mean,test_worst_class_mean,defaults_test_wga_mean,defaults_test_wga_sd,seconds_per_run,values";
+
+    public string ToCsv() => string.Join(",", Set, Role, Regime, Method, I(ChosenDraw), I(Seeds), F(WorstGroupMean), F(WorstGroupSpread), F(WorstGroupWorstSeed),
+        F(AccuracyMean), F(WorstClassMean), F(DefaultsWorstGroupMean), F(DefaultsWorstGroupSpread), F(SecondsPerRun), "\"" + Values + "\"");
+
+    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Writes <c>summary.csv</c>, <c>summary.md</c> and one chart per set from the runs.</summary>
+internal static class BenchmarkSummary
+{
+    public static void Write(IReadOnlyCollection<BenchmarkRun> runs, BenchmarkPlan plan, IReadOnlyList<string> choose, IReadOnlyList<string> report,
+        IReadOnlyDictionary<string, int> recommended, string folder, TextWriter output)
+    {
+        var summaries = new List<MethodSummary>();
+        var md = new StringBuilder();
+        md.AppendLine($"Draws per method and set: {plan.Draws} (draw 0 = the library's defaults), trained with seed 0; the chosen draw is re-run with seeds {string.Join(", ", plan.Seeds)}.");
+        md.AppendLine("Selection: `Groups` = best validation worst-group accuracy; `NoGroups` = best validation worst-class accuracy, no group label anywhere (GroupDRO and DFR take the classes as groups).");
+        md.AppendLine($"Choosing sets (their validation splits choose the library's defaults): {string.Join(", ", choose)}. Report-only sets (nothing is chosen on them): {string.Join(", ", report)}.");
+        md.AppendLine("Test accuracy (%): mean ± standard deviation over the seeds, and the worst seed.");
+        foreach (var set in choose.Concat(report))
+        {
+            string role = choose.Contains(set) ? "choose" : "report";
+            foreach (var regime in Enum.GetValues<SelectionRegime>())
+            {
+                var rows = new List<MethodSummary>();
+                foreach (var method in plan.Methods)
+                {
+                    var mine = runs.Where(r => r.Set == set && r.Method == method && r.Regime == regime).ToList();
+                    var tried = mine.Where(r => r.Seed == 0 && r.Draw < plan.Draws).ToList();
+                    if (tried.Count < plan.Draws) continue;
+                    int chosen = BenchmarkPlan.Choose(tried);
+                    var seeds = mine.Where(r => r.Draw == chosen && plan.Seeds.Contains(r.Seed)).ToList();
+                    var defaults = mine.Where(r => r.Draw == 0 && plan.Seeds.Contains(r.Seed)).ToList();
+                    if (seeds.Count == 0) continue;
+                    rows.Add(new MethodSummary(set, role, regime, method, chosen, tried.First(r => r.Draw == chosen).Values, seeds.Count,
+                        seeds.Average(r => r.TestWorstGroup), Spread(seeds.Select(r => r.TestWorstGroup)), seeds.Min(r => r.TestWorstGroup),
+                        seeds.Average(r => r.TestAccuracy), seeds.Average(r => r.TestWorstClass),
+                        defaults.Count == 0 ? double.NaN : defaults.Average(r => r.TestWorstGroup), Spread(defaults.Select(r => r.TestWorstGroup)),
+                        mine.Average(r => r.Seconds)));
+                }
+                if (rows.Count == 0) continue;
+                summaries.AddRange(rows);
+                md.AppendLine();
+                md.AppendLine($"### {set} ({(role == "choose" ? "choosing set" : "report-only set")}), selection {regime}");
+                md.AppendLine();
+                md.AppendLine("| method | chosen draw | worst group | worst group, worst seed | average | worst class | defaults' worst group | s per run |");
+                md.AppendLine("|---|---|---|---|---|---|---|---|");
+                foreach (var r in rows)
+                    md.AppendLine($"| {r.Method} | {r.ChosenDraw} | {P(r.WorstGroupMean)} ± {P(r.WorstGroupSpread)} | {P(r.WorstGroupWorstSeed)} | {P(r.AccuracyMean)} | {P(r.WorstClassMean)} | {P(r.DefaultsWorstGroupMean)} ± {P(r.DefaultsWorstGroupSpread)} | {r.SecondsPerRun.ToString("F1", CultureInfo.InvariantCulture)} |");
+            }
+            Chart(Path.Combine(folder, $"wga-{set}.png"), set, summaries.Where(s => s.Set == set).ToList(), plan.Methods);
+        }
+
+        md.AppendLine();
+        md.AppendLine("### Defaults chosen on the choosing sets, reported on the report-only sets");
+        md.AppendLine();
+        md.AppendLine("Per method, the draw with the best mean validation worst-group accuracy over the choosing sets (seed 0), run with the seeds on each report-only set (selection `Groups` for the epoch).");
+        md.AppendLine();
+        md.AppendLine($"| method | draw | values | {string.Join(" | ", report)} |");
+        md.AppendLine($"|---|---|---|{string.Concat(report.Select(_ => "---|"))}");
+        foreach (var method in plan.Methods)
+        {
+            int draw = recommended.GetValueOrDefault(method);
+            var cells = report.Select(set =>
+            {
+                var seeds = runs.Where(r => r.Set == set && r.Method == method && r.Regime == SelectionRegime.Groups && r.Draw == draw && plan.Seeds.Contains(r.Seed)).ToList();
+                return seeds.Count == 0 ? "-" : $"{P(seeds.Average(r => r.TestWorstGroup))} ± {P(Spread(seeds.Select(r => r.TestWorstGroup)))}";
+            });
+            md.AppendLine($"| {method} | {draw} | {BenchmarkPlan.Describe(plan.Values(method, draw))} | {string.Join(" | ", cells)} |");
+        }
+
+        File.WriteAllLines(Path.Combine(folder, "summary.csv"), [MethodSummary.Header, .. summaries.Select(s => s.ToCsv())], new UTF8Encoding(false));
+        File.WriteAllText(Path.Combine(folder, "summary.md"), md.ToString(), new UTF8Encoding(false));
+        output.WriteLine(md.ToString());
+    }
+
+    /// <summary>Sample standard deviation (0 for one value).</summary>
+    private static double Spread(IEnumerable<double> values)
+    {
+        var v = values.ToList();
+        if (v.Count < 2) return v.Count == 0 ? double.NaN : 0;
+        double mean = v.Average();
+        return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Count - 1));
+    }
+
+    private static string P(double v) => double.IsNaN(v) ? "-" : (100 * v).ToString("F1", CultureInfo.InvariantCulture);
+
+    /// <summary>Test worst-group accuracy per method, one bar per regime, the seeds' standard deviation as the error bar
+    /// (OxyPlot 2.2 on SkiaSharp 2.88, beside ImageAnalytics in the same process).</summary>
+    private static void Chart(string path, string set, IReadOnlyList<MethodSummary> rows, IReadOnlyList<string> methods)
+    {
+        var model = new PlotModel { Title = $"{set}: test worst-group accuracy (chosen draw, mean ± sd over seeds)", Background = OxyColors.White };
+        model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomRight, LegendPlacement = LegendPlacement.Inside });
+        var names = methods.Where(m => rows.Any(r => r.Method == m)).ToList();
+        var categories = new CategoryAxis { Position = AxisPosition.Left, Key = "methods" };
+        categories.Labels.AddRange(names);
+        model.Axes.Add(categories);
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Minimum = 0, Maximum = 1, Title = "worst-group accuracy" });
+        foreach (var regime in Enum.GetValues<SelectionRegime>())
+        {
+            var series = new ErrorBarSeries { Title = regime == SelectionRegime.Groups ? "selected on validation groups" : "no group labels (worst class)" };
+            foreach (var name in names)
+            {
+                var row = rows.FirstOrDefault(r => r.Method == name && r.Regime == regime);
+                series.Items.Add(new ErrorBarItem(row?.WorstGroupMean ?? 0, row is null || double.IsNaN(row.WorstGroupSpread) ? 0 : row.WorstGroupSpread));
+            }
+            model.Series.Add(series);
+        }
+        using var stream = File.Create(path);
+        new PngExporter { Width = 900, Height = 120 + 60 * names.Count }.Export(model, stream);
+    }
+}
