@@ -34,8 +34,9 @@ public sealed class GroupDroTrainer : NetworkTrainerBase<GroupDroTrainer.Options
         public double GeneralizationAdjustment { get; set; }
 
         /// <summary>Sample training rows with probability inversely proportional to their group's size (with
-        /// replacement, one epoch = N draws). Default false.</summary>
-        public bool GroupBalancedSampling { get; set; }
+        /// replacement, one epoch = N draws), so every group is drawn equally often. Default true: the reference code
+        /// (Sagawa et al., <c>--reweight_groups</c>) trains GroupDRO this way; false samples uniformly.</summary>
+        public bool GroupBalancedSampling { get; set; } = TrainerDefaults.GroupBalancedSampling;
     }
 
     private protected override bool RequiresTrainingGroups => true;

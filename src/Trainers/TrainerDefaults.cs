@@ -14,6 +14,9 @@ internal static class TrainerDefaults
     // GroupDRO (Sagawa et al. 2020): eta_q = 0.01, no generalisation adjustment.
     public const double GroupStepSize = 0.01;
 
+    // GroupDRO samples group-balanced batches, as the reference code runs it (--reweight_groups).
+    public const bool GroupBalancedSampling = true;
+
     // LfF (Nam et al. 2020, and their code alinlab/LfF): GCE exponent q = 0.7, loss moving-average alpha = 0.7.
     public const double LffQ = Losses.GeneralizedCrossEntropy.DefaultQ;
     public const double LffEmaAlpha = 0.7;
