@@ -86,7 +86,9 @@ public sealed record StudySet(string Name, IDataView Train, IDataView Validation
             // The frozen-backbone regime: ImageNet ResNet-18 features of the Waterbirds-format MNIST set at 224 px (the main
             // job's --frozen-backbone set), extracted once into feature files, and a linear head: where the head's Fisher
             // trace is the whole network's, so the paper's exact definition applies as written.
-            var root = WaterbirdsMnist.Write(Path.Combine(cacheFolder, $"wbmnist224-d{scale.FrozenDivisor}"), mnist,
+            // The same folder as the main job's --frozen-backbone set (1 GB at full size): written once per machine.
+            var shared = Path.Combine(Path.GetDirectoryName(MnistFiles.CacheFolder)!, "waterbirds-mnist");
+            var root = WaterbirdsMnist.Write(Path.Combine(shared, string.Create(CultureInfo.InvariantCulture, $"scale{scale.FrozenDivisor}-seed0-224px")), mnist,
                 scaleDivisor: scale.FrozenDivisor, seed: 0, imageSize: 224);
             var all = ml.Data.LoadWaterbirds(root);
             var preprocessing = ml.Transforms.ImageNetPreprocessing(resize: 224, crop: 224).Fit(all);
