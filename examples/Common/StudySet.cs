@@ -30,7 +30,8 @@ public sealed record StudySet(string Name, IDataView Train, IDataView Validation
 
     /// <summary>Builds a set by name: <c>cmnist1</c>, <c>cmnist5</c> (Coloured MNIST with 1 % / 5 % bias-conflicting
     /// training rows, any share in percent), <c>wbmnist</c> (Waterbirds-format MNIST), <c>wbr18</c> (ImageNet ResNet-18
-    /// features of the Waterbirds-format MNIST set at 224 px, a linear head).</summary>
+    /// features of the Waterbirds-format MNIST set at 224 px, a linear head), <c>pmnist</c> (Patched MNIST), <c>smnist</c>
+    /// (Striped MNIST).</summary>
     /// <param name="name">The set's name.</param>
     /// <param name="ml">The ML.NET context.</param>
     /// <param name="mnist">MNIST.</param>
@@ -81,6 +82,28 @@ public sealed record StudySet(string Name, IDataView Train, IDataView Validation
                 o.WeightDecay = 1e-4;
             });
         }
+        if (name is "pmnist" or "smnist")
+        {
+            // The benchmark's report-only sets: grey MNIST with a corner patch (label = digit mod 3) or background stripes
+            // (label = parity), 2 % bias-conflicting training rows, attributes balanced in validation and test.
+            bool patched = name == "pmnist";
+            var splits = patched
+                ? PatchedMnist.Create(mnist, 0.02, seed: 0, trainSize: scale.ColoredTrainRows, validationSize: scale.ColoredValidationRows, testSize: scale.ColoredTestRows)
+                : StripedMnist.Create(mnist, 0.02, seed: 0, trainSize: scale.ColoredTrainRows, validationSize: scale.ColoredValidationRows, testSize: scale.ColoredTestRows);
+            var classes = splits.Train.ClassNames.ToList();
+            var attributes = splits.Train.AttributeNames.ToList();
+            return new StudySet(name, splits.Train.DataView, splits.Validation.DataView, splits.Test.DataView,
+                IsMinorityGroup: g => classes.IndexOf(g.Split('/')[0]) != attributes.IndexOf(g.Split('/')[1]), BaseSettings: o =>
+            {
+                o.Network = NetworkKind.SmallCnn;
+                o.NetworkWidth = 16;
+                o.NumberOfEpochs = scale.ColoredEpochs;
+                o.BatchSize = 128;
+                o.LearningRate = 1e-3;
+                o.Optimizer = OptimizerKind.Adam;
+                o.WeightDecay = 0;
+            });
+        }
         if (name == "wbr18")
         {
             // The frozen-backbone regime: ImageNet ResNet-18 features of the Waterbirds-format MNIST set at 224 px (the main
@@ -112,7 +135,7 @@ public sealed record StudySet(string Name, IDataView Train, IDataView Validation
                 o.WeightDecay = 1e-4;
             });
         }
-        throw new ArgumentException($"Unknown set '{name}': expected cmnist<percent> (e.g. cmnist1, cmnist5), wbmnist or wbr18.");
+        throw new ArgumentException($"Unknown set '{name}': expected cmnist<percent> (e.g. cmnist1, cmnist5), wbmnist, wbr18, pmnist or smnist.");
     }
 }
 
