@@ -18,22 +18,9 @@ internal static class BiasedMnist
             throw new ArgumentOutOfRangeException(nameof(conflictingShare), conflictingShare, "conflictingShare must be in [0, 1].");
         if (mnist.Height < bias.MinimumSide || mnist.Width < bias.MinimumSide)
             throw new ArgumentException($"The images are {mnist.Height}x{mnist.Width}; this set draws on images of at least {bias.MinimumSide}x{bias.MinimumSide}.", nameof(mnist));
-        int available = mnist.TrainLabels.Length;
-        int validation = validationSize ?? (int)Math.Round(available / 6.0);
-        if (validation < 0 || validation >= available)
-            throw new ArgumentOutOfRangeException(nameof(validationSize), validation, $"validationSize must be in [0, {available - 1}] (MNIST training rows: {available}).");
-        int train = trainSize ?? available - validation;
-        if (train < 1 || train > available - validation)
-            throw new ArgumentOutOfRangeException(nameof(trainSize), train, $"trainSize must be in [1, {available - validation}]: the MNIST training split has {available} rows and {validation} go to validation.");
-        int test = testSize ?? mnist.TestLabels.Length;
-        if (test < 0 || test > mnist.TestLabels.Length)
-            throw new ArgumentOutOfRangeException(nameof(testSize), test, $"testSize must be in [0, {mnist.TestLabels.Length}].");
-
         var random = new Random(seed);
-        var order = ColoredMnist.Permutation(available, random);
-        var validationRows = Sorted(order[..validation]);
-        var trainRows = Sorted(order[validation..(validation + train)]);
-        var testRows = Sorted(ColoredMnist.Permutation(mnist.TestLabels.Length, random)[..test]);
+        var rows = MnistSplitRows.Draw(mnist, trainSize, validationSize, testSize, random);
+        var (trainRows, validationRows, testRows) = (rows.Train, rows.Validation, rows.Test);
 
         return new BiasedMnistSplits(
             Make(bias, mnist.TrainImages, mnist.TrainLabels, trainRows, random, (n, label) => AssignBiased(n, label, bias.ClassCount, conflictingShare, random)),
@@ -74,9 +61,4 @@ internal static class BiasedMnist
         return [.. Enumerable.Range(0, n).Select(k => (start + k) % values)];
     }
 
-    private static int[] Sorted(int[] rows)
-    {
-        Array.Sort(rows);
-        return rows;
-    }
 }

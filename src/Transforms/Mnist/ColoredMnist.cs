@@ -55,22 +55,9 @@ public static class ColoredMnist
             throw new ArgumentOutOfRangeException(nameof(conflictingShare), conflictingShare, "conflictingShare must be in [0, 1].");
         if (!(colorStd is >= 0 and <= 1))
             throw new ArgumentOutOfRangeException(nameof(colorStd), colorStd, "colorStd must be in [0, 1].");
-        int available = mnist.TrainLabels.Length;
-        int validation = validationSize ?? (int)Math.Round(available / 6.0);
-        if (validation < 0 || validation >= available)
-            throw new ArgumentOutOfRangeException(nameof(validationSize), validation, $"validationSize must be in [0, {available - 1}] (MNIST training rows: {available}).");
-        int train = trainSize ?? available - validation;
-        if (train < 1 || train > available - validation)
-            throw new ArgumentOutOfRangeException(nameof(trainSize), train, $"trainSize must be in [1, {available - validation}]: the MNIST training split has {available} rows and {validation} go to validation.");
-        int test = testSize ?? mnist.TestLabels.Length;
-        if (test < 0 || test > mnist.TestLabels.Length)
-            throw new ArgumentOutOfRangeException(nameof(testSize), test, $"testSize must be in [0, {mnist.TestLabels.Length}].");
-
         var random = new Random(seed);
-        var order = Permutation(available, random);
-        var validationRows = Sorted(order[..validation]);
-        var trainRows = Sorted(order[validation..(validation + train)]);
-        var testRows = Sorted(Permutation(mnist.TestLabels.Length, random)[..test]);
+        var rows = MnistSplitRows.Draw(mnist, trainSize, validationSize, testSize, random);
+        var (trainRows, validationRows, testRows) = (rows.Train, rows.Validation, rows.Test);
 
         return new ColoredMnistSplits(
             Make(mnist.TrainImages, mnist.TrainLabels, trainRows, random, colorStd, (rows, digit) => AssignBiased(rows, digit, conflictingShare, random)),
@@ -147,9 +134,4 @@ public static class ColoredMnist
         }
     }
 
-    private static int[] Sorted(int[] rows)
-    {
-        Array.Sort(rows);
-        return rows;
-    }
 }
