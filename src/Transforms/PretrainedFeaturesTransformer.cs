@@ -70,8 +70,7 @@ public sealed class PretrainedFeaturesTransformer : ITransformer
     /// as <paramref name="input"/> with the feature column appended; the features are held in memory.</summary>
     internal IDataView ExtractBatched(IDataView input, IProgress<long>? progress)
     {
-        var check = GetOutputSchema(input.Schema); // ML.NET's own schema errors, naming the column
-        _ = check;
+        _ = GetOutputSchema(input.Schema); // ML.NET's own schema errors, naming the column
         var values = BatchedFeatureExtractor.Extract(_batchFormOnnx, input, InputColumnName, InputShape.Size, FeatureDimension, progress);
         return new AppendedVectorDataView(input, OutputColumnName, FeatureDimension, values);
     }
