@@ -69,6 +69,13 @@ internal static class BenchmarkSummary
             Chart(Path.Combine(folder, $"wga-{set}.png"), set, summaries.Where(s => s.Set == set).ToList(), plan.Methods);
         }
 
+        if (choose.Count == 0 || report.Count == 0)
+        {
+            md.AppendLine();
+            md.AppendLine("(No choosing sets or no report-only sets in this run: no defaults were chosen.)");
+            Save(summaries, md, folder, output);
+            return;
+        }
         md.AppendLine();
         md.AppendLine("### Defaults chosen on the choosing sets, reported on the report-only sets");
         md.AppendLine();
@@ -87,6 +94,11 @@ internal static class BenchmarkSummary
             md.AppendLine($"| {method} | {draw} | {BenchmarkPlan.Describe(plan.Values(method, draw))} | {string.Join(" | ", cells)} |");
         }
 
+        Save(summaries, md, folder, output);
+    }
+
+    private static void Save(List<MethodSummary> summaries, StringBuilder md, string folder, TextWriter output)
+    {
         File.WriteAllLines(Path.Combine(folder, "summary.csv"), [MethodSummary.Header, .. summaries.Select(s => s.ToCsv())], new UTF8Encoding(false));
         File.WriteAllText(Path.Combine(folder, "summary.md"), md.ToString(), new UTF8Encoding(false));
         output.WriteLine(md.ToString());

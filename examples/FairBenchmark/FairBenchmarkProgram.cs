@@ -132,7 +132,7 @@ public static class FairBenchmarkProgram
         // The library's defaults: per method, the draw with the best mean validation worst-group accuracy over the
         // choosing sets; run with the seeds on the report-only sets.
         var recommended = plan.Recommend(log.All, choose);
-        foreach (var setName in report)
+        foreach (var setName in choose.Count == 0 ? [] : report)
         {
             StudySet? set = null;
             foreach (var method in methods)
