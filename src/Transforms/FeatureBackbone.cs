@@ -95,7 +95,8 @@ public sealed class FeatureBackbone : IDisposable
     }
 
     /// <summary>
-    /// A network you built or trained (a <see cref="ResNet"/>, <see cref="SmallCnn"/> or <see cref="Mlp"/>, e.g. the
+    /// A network you built or trained (a <see cref="ResNet"/>, <see cref="SmallCnn"/>, <see cref="Mlp"/> or
+    /// <see cref="LinearClassifier"/>, e.g. the
     /// network of a fitted model, <c>ClassifierNetworkTransformer.Network</c>). The backbone uses it as it is and does
     /// not dispose it; it is put in evaluation mode. Do not change its weights while the backbone is in use: the
     /// <see cref="Fingerprint"/> is computed once.
