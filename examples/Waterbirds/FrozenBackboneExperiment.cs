@@ -4,9 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNet.FlatDebias.Metrics;
 using MLNet.FlatDebias.Trainers;
-using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Transforms;
 
 namespace MLNet.FlatDebias.Examples.Waterbirds;
@@ -69,24 +67,8 @@ internal static class FrozenBackboneExperiment
         var (train, validation, test) = (features[0], features[1], features[2]);
         var groupWeights = mlContext.MulticlassClassification.ComputeGroupWeights(raw[0], WaterbirdsColumns.Group);
 
-        void Configure(NetworkTrainerOptions options)
-        {
-            options.LabelColumnName = WaterbirdsColumns.Label;
-            options.FeatureColumnName = "Features";
-            options.GroupColumnName = WaterbirdsColumns.Group;
-            options.Network = settings.Network;
-            options.NetworkWidth = settings.NetworkWidth;
-            options.NumberOfEpochs = settings.Epochs;
-            options.BatchSize = settings.BatchSize;
-            options.LearningRate = settings.LearningRate;
-            options.Optimizer = settings.Optimizer;
-            options.Momentum = settings.Momentum;
-            options.WeightDecay = settings.WeightDecay;
-            options.Seed = settings.Seed;
-            options.Device = settings.Device;
-            options.ValidationSet = validation;
-            options.ModelSelection = ModelSelection.ValidationWorstGroupAccuracy;
-        }
+        // Flat feature vectors: no image shape; the backbone's weights are not the head's.
+        void Configure(NetworkTrainerOptions options) => WaterbirdsExample.ApplySettings(options, settings, null, validation);
 
         var trainingClock = Stopwatch.StartNew();
         var (runs, search) = MethodComparison.Train(mlContext, console, train, Configure, settings.Quantiles);

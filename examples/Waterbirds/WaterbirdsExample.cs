@@ -118,7 +118,9 @@ public static class WaterbirdsExample
     /// <summary>Largest split held in memory after preprocessing: 1 GiB.</summary>
     private const long MaxCachedBytes = 1L << 30;
 
-    private static void ApplySettings(NetworkTrainerOptions options, WaterbirdsSettings settings, ImageShape shape, IDataView validation)
+    /// <summary>The settings every method of a table shares. <paramref name="shape"/> is the image shape of a pixel column, or
+    /// null for the frozen backbone's feature vectors, on which the backbone's weights and image augmentation do not apply.</summary>
+    internal static void ApplySettings(NetworkTrainerOptions options, WaterbirdsSettings settings, ImageShape? shape, IDataView validation)
     {
         options.LabelColumnName = WaterbirdsColumns.Label;
         options.FeatureColumnName = "Features";
@@ -127,14 +129,14 @@ public static class WaterbirdsExample
         options.NetworkWidth = settings.NetworkWidth;
         // The preprocessing's output column has no image dimensions: the shape comes from the transformer.
         options.ImageShape = shape;
-        options.PretrainedWeightsPath = settings.PretrainedWeights;
+        options.PretrainedWeightsPath = shape is null ? null : settings.PretrainedWeights;
         options.NumberOfEpochs = settings.Epochs;
         options.BatchSize = settings.BatchSize;
         options.LearningRate = settings.LearningRate;
         options.Optimizer = settings.Optimizer;
         options.Momentum = settings.Momentum;
         options.WeightDecay = settings.WeightDecay;
-        options.Augmentation = settings.Augmentation;
+        options.Augmentation = shape is not null && settings.Augmentation;
         options.Seed = settings.Seed;
         options.Device = settings.Device;
         options.ValidationSet = validation;

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNet.FlatDebias.Common;
 
 namespace MLNet.FlatDebias.Transforms;
 
@@ -31,9 +30,8 @@ public sealed record FeatureFileKey(string Dataset, string Preprocessing, string
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(data);
-        var column = SchemaGuard.RequireColumn(data.Schema, "image path", imagePathColumnName);
-        if (column.Type is not TextDataViewType)
-            throw SchemaGuard.Mismatch("image path", imagePathColumnName, "String", SchemaGuard.Describe(column.Type));
+        ImageNetPreprocessingEstimator.CheckImagePathColumn(data.Schema, imagePathColumnName);
+        var column = data.Schema[imagePathColumnName];
 
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using (var text = new MemoryStream())

@@ -107,15 +107,7 @@ public static class OnnxExport
         }
         if (options.IncludeLogits) g.Output(logits, DataType.Float, symbol, batch, classes);
 
-        var model = new ModelProto
-        {
-            IrVersion = IrVersion,
-            ProducerName = ProducerName,
-            ProducerVersion = typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "",
-            DocString = $"{NetworkMetadata.KindOf(network)} classifier exported by {ProducerName}.",
-            Graph = g.Graph,
-        };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });
+        var model = NewModel(g.Graph, $"{NetworkMetadata.KindOf(network)} classifier exported by {ProducerName}.");
         foreach (var (key, value) in metadata) model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
 
         // Every state entry must be in the file: float tensors as initializers, the int64 counters as metadata.
@@ -131,6 +123,21 @@ public static class OnnxExport
                 Value = tensor.item<long>().ToString(System.Globalization.CultureInfo.InvariantCulture),
             });
         }
+        return model;
+    }
+
+    /// <summary>A model around <paramref name="graph"/> with this exporter's IR version, producer and opset.</summary>
+    internal static ModelProto NewModel(GraphProto graph, string docString)
+    {
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion,
+            ProducerName = ProducerName,
+            ProducerVersion = typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "",
+            DocString = docString,
+            Graph = graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });
         return model;
     }
 

@@ -55,16 +55,5 @@ internal static class OnnxFeatureExport
     }
 
     private static ModelProto Model(ClassifierNetwork network, OnnxGraphBuilder g)
-    {
-        var model = new ModelProto
-        {
-            IrVersion = OnnxExport.IrVersion,
-            ProducerName = OnnxExport.ProducerName,
-            ProducerVersion = typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "",
-            DocString = $"Penultimate features of a {network.GetType().Name}, exported by {OnnxExport.ProducerName}.",
-            Graph = g.Graph,
-        };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxExport.OpsetVersion });
-        return model;
-    }
+        => OnnxExport.NewModel(g.Graph, $"Penultimate features of a {network.GetType().Name}, exported by {OnnxExport.ProducerName}.");
 }
