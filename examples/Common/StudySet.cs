@@ -95,8 +95,8 @@ public sealed record StudySet(string Name, IDataView Train, IDataView Validation
             return new StudySet(name, splits.Train.DataView, splits.Validation.DataView, splits.Test.DataView,
                 IsMinorityGroup: g => classes.IndexOf(g.Split('/')[0]) != attributes.IndexOf(g.Split('/')[1]), BaseSettings: o =>
             {
-                o.Network = NetworkKind.SmallCnn;
-                o.NetworkWidth = 16;
+                o.Network = NetworkKind.Mlp;
+                o.NetworkWidth = 100;
                 o.NumberOfEpochs = scale.ColoredEpochs;
                 o.BatchSize = 128;
                 o.LearningRate = 1e-3;
@@ -153,6 +153,10 @@ public sealed record StudyScale(int ColoredTrainRows, int ColoredValidationRows,
 {
     /// <summary>The documented runs' sizes.</summary>
     public static StudyScale Full { get; } = new(20000, 5000, 10000, 12, 2, 20, 1, 30);
+
+    /// <summary>The fair benchmark's sizes: about a thousand trainings must fit a few hours on 2 cores, so fewer training rows
+    /// and epochs than <see cref="Full"/> (validation and test as large, so selection and reports are not noisier).</summary>
+    public static StudyScale Benchmark { get; } = new(10000, 5000, 10000, 6, 4, 8, 1, 30);
 
     /// <summary>The smallest sizes (tests).</summary>
     public static StudyScale Quick { get; } = new(2000, 500, 1000, 3, 20, 3, 40, 3);

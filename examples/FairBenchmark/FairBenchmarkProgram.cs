@@ -101,7 +101,7 @@ public static class FairBenchmarkProgram
         var log = BenchmarkLog.Open(Path.Combine(outFolder, "runs.csv"));
         var ml = new MLContext(0);
         var mnist = MnistDataset.Load(mnistFolder);
-        var scale = quick ? StudyScale.Quick : StudyScale.Full;
+        var scale = quick ? StudyScale.Quick : StudyScale.Benchmark;
         var plan = new BenchmarkPlan(methods, spaces, draws.Value, seeds);
 
         foreach (var setName in choose.Concat(report))
