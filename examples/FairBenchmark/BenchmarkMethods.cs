@@ -18,7 +18,7 @@ internal static class BenchmarkMethods
 
     /// <summary>Fits <paramref name="method"/> on <paramref name="set"/> with a draw's values (empty: the library's defaults).</summary>
     public static ClassifierNetworkTransformer Fit(MLContext ml, StudySet set, string method, IReadOnlyDictionary<string, double> values,
-        SelectionRegime regime, int seed)
+        SelectionRegime regime, int seed, TrainingDevice device = TrainingDevice.Cpu)
     {
         var trainers = ml.MulticlassClassification.Trainers;
         int epochs = 0;
@@ -27,7 +27,7 @@ internal static class BenchmarkMethods
             set.BaseSettings(o);
             epochs = o.NumberOfEpochs;
             o.Seed = seed;
-            o.Device = TrainingDevice.Cpu;
+            o.Device = device;
             o.ValidationSet = set.Validation;
             o.LabelColumnName = "Label";
             o.GroupColumnName = regime == SelectionRegime.Groups ? "Group" : null;

@@ -10,6 +10,9 @@ internal sealed record BenchmarkRun(string Set, string Method, SelectionRegime R
 {
     public const string Header = "set,method,regime,draw,seed,val_wga,val_worst_class,val_acc,test_acc,test_wga,test_worst_class,seconds,values";
 
+    /// <summary>Which training this is.</summary>
+    public RunKey Key => new(Set, Method, Regime, Draw, Seed);
+
     /// <summary>The validation score the regime selects by.</summary>
     public double SelectionScore => Regime == SelectionRegime.Groups ? ValidationWorstGroup : ValidationWorstClass;
 
@@ -33,37 +36,69 @@ internal sealed record BenchmarkRun(string Set, string Method, SelectionRegime R
     private static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
 }
 
-/// <summary>The benchmark's run log (<c>runs.csv</c>): appended after every run, read back so that a stopped benchmark
-/// resumes where it stopped.</summary>
-internal sealed class BenchmarkLog
+/// <summary>The finished trainings: one small CSV file per training in <c>runs/</c> of the output folder (named by its
+/// <see cref="RunKey"/>), written to a temporary file and renamed, so that any number of processes (a job array's tasks)
+/// can add to it at once, a killed process leaves no half-written result, and a training already there is never
+/// repeated.</summary>
+internal sealed class ResultStore
 {
-    private readonly string _path;
-    private readonly Dictionary<(string, string, SelectionRegime, int, int), BenchmarkRun> _runs;
+    private readonly string _folder;
 
-    private BenchmarkLog(string path, IEnumerable<BenchmarkRun> runs)
+    private ResultStore(string folder) => _folder = folder;
+
+    /// <summary>The folder of the result files.</summary>
+    public string Folder => _folder;
+
+    /// <summary>Opens (creating) <c>runs/</c> under <paramref name="outFolder"/>. An output folder from before the
+    /// per-run files (only a <c>runs.csv</c>) has its rows taken over once, so that it resumes.</summary>
+    public static ResultStore Open(string outFolder)
     {
-        _path = path;
-        _runs = runs.ToDictionary(r => (r.Set, r.Method, r.Regime, r.Draw, r.Seed));
+        var store = new ResultStore(Path.Combine(outFolder, "runs"));
+        bool existed = Directory.Exists(store._folder);
+        Directory.CreateDirectory(store._folder);
+        var legacy = Path.Combine(outFolder, "runs.csv");
+        if (!existed && File.Exists(legacy))
+            foreach (var line in File.ReadAllLines(legacy).Skip(1).Where(l => l.Length > 0))
+                store.Save(BenchmarkRun.FromCsv(line));
+        return store;
     }
 
-    public IReadOnlyCollection<BenchmarkRun> All => _runs.Values;
-
-    public static BenchmarkLog Open(string path)
+    /// <summary>The result of a training, or null when it has not finished (read from disk: another process may have
+    /// written it since).</summary>
+    public BenchmarkRun? Find(RunKey key)
     {
-        if (!File.Exists(path))
+        var path = Path.Combine(_folder, key.FileName);
+        return File.Exists(path) ? Read(path) : null;
+    }
+
+    /// <summary>Every finished training.</summary>
+    public IReadOnlyDictionary<RunKey, BenchmarkRun> All()
+        => Directory.EnumerateFiles(_folder, "*.csv").Select(Read).ToDictionary(r => r.Key);
+
+    /// <summary>Adds a result; when another process finished the same training first, keeps that one.</summary>
+    /// <returns>False when the training was already there.</returns>
+    public bool Save(BenchmarkRun run)
+    {
+        var path = Path.Combine(_folder, run.Key.FileName);
+        var temporary = Path.Combine(_folder, $".{run.Key.FileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        File.WriteAllText(temporary, BenchmarkRun.Header + "\n" + run.ToCsv() + "\n", new UTF8Encoding(false));
+        try
         {
-            File.WriteAllText(path, BenchmarkRun.Header + "\n", new UTF8Encoding(false));
-            return new BenchmarkLog(path, []);
+            File.Move(temporary, path, overwrite: false);
+            return true;
         }
-        return new BenchmarkLog(path, File.ReadAllLines(path).Skip(1).Where(l => l.Length > 0).Select(BenchmarkRun.FromCsv));
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temporary);
+            return false;
+        }
     }
 
-    public BenchmarkRun? Find(string set, string method, SelectionRegime regime, int draw, int seed)
-        => _runs.GetValueOrDefault((set, method, regime, draw, seed));
-
-    public void Append(BenchmarkRun run)
+    private static BenchmarkRun Read(string path)
     {
-        _runs[(run.Set, run.Method, run.Regime, run.Draw, run.Seed)] = run;
-        File.AppendAllText(_path, run.ToCsv() + "\n", new UTF8Encoding(false));
+        var lines = File.ReadAllLines(path);
+        if (lines.Length < 2 || lines[0] != BenchmarkRun.Header)
+            throw new InvalidDataException($"Result file '{path}' is not a benchmark result (expected the header and one row); delete it to train the run again.");
+        return BenchmarkRun.FromCsv(lines[1]);
     }
 }

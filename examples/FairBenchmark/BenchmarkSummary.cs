@@ -11,26 +11,73 @@ namespace MLNet.FlatDebias.Examples.FairBenchmark;
 /// <summary>One method on one set under one regime: the chosen draw and its seeds' test scores.</summary>
 internal sealed record MethodSummary(string Set, string Role, SelectionRegime Regime, string Method, int ChosenDraw, string Values,
     int Seeds, double WorstGroupMean, double WorstGroupSpread, double WorstGroupWorstSeed, double AccuracyMean, double WorstClassMean,
-    double DefaultsWorstGroupMean, double DefaultsWorstGroupSpread, double SecondsPerRun)
+    double DefaultsWorstGroupMean, double DefaultsWorstGroupSpread)
 {
-    public const string Header = "set,role,regime,method,chosen_draw,seeds,test_wga_mean,test_wga_sd,test_wga_worst_seed,test_acc_mean,test_worst_class_mean,defaults_test_wga_mean,defaults_test_wga_sd,seconds_per_run,values";
+    public const string Header = "set,role,regime,method,chosen_draw,seeds,test_wga_mean,test_wga_sd,test_wga_worst_seed,test_acc_mean,test_worst_class_mean,defaults_test_wga_mean,defaults_test_wga_sd,values";
 
     public string ToCsv() => string.Join(",", Set, Role, Regime, Method, I(ChosenDraw), I(Seeds), F(WorstGroupMean), F(WorstGroupSpread), F(WorstGroupWorstSeed),
-        F(AccuracyMean), F(WorstClassMean), F(DefaultsWorstGroupMean), F(DefaultsWorstGroupSpread), F(SecondsPerRun), "\"" + Values + "\"");
+        F(AccuracyMean), F(WorstClassMean), F(DefaultsWorstGroupMean), F(DefaultsWorstGroupSpread), "\"" + Values + "\"");
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
 
     private static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
 }
 
-/// <summary>Writes <c>summary.csv</c>, <c>summary.md</c> and one chart per set from the runs.</summary>
+/// <summary>Writes <c>runs.csv</c> (every finished run), <c>summary.csv</c>, <c>summary.md</c>, one chart per set,
+/// <c>cost.csv</c> and <c>missing.txt</c>. The summary holds only what the runs' scores decide, so the same finished runs give
+/// the same summary byte for byte, however many processes trained them; the seconds are in <c>cost.csv</c>.</summary>
 internal static class BenchmarkSummary
 {
-    public static void Write(IReadOnlyCollection<BenchmarkRun> runs, BenchmarkPlan plan, IReadOnlyList<string> choose, IReadOnlyList<string> report,
-        IReadOnlyDictionary<string, int> recommended, string folder, TextWriter output)
+    /// <summary>Merges the finished runs and writes every file.</summary>
+    /// <returns>True when no planned run is missing.</returns>
+    public static bool Summarize(BenchmarkSweep sweep, BenchmarkPlan plan, ResultStore store, IReadOnlyList<string> choose, IReadOnlyList<string> report,
+        string folder, TextWriter output)
+    {
+        var results = store.All();
+        var sets = sweep.Sets.ToList();
+        var methods = plan.Methods.ToList();
+        int Order(string set) => sets.IndexOf(set) is var i and >= 0 ? i : int.MaxValue;
+        var ordered = results.Values
+            .OrderBy(r => Order(r.Set)).ThenBy(r => r.Set, StringComparer.Ordinal)
+            .ThenBy(r => r.Regime).ThenBy(r => methods.IndexOf(r.Method)).ThenBy(r => r.Method, StringComparer.Ordinal)
+            .ThenBy(r => r.Draw).ThenBy(r => r.Seed).ToList();
+        File.WriteAllLines(Path.Combine(folder, "runs.csv"), [BenchmarkRun.Header, .. ordered.Select(r => r.ToCsv())], new UTF8Encoding(false));
+
+        var missing = sweep.Missing(results);
+        File.WriteAllLines(Path.Combine(folder, "missing.txt"), missing.Select(m => $"{m.Run}: {m.Reason}"), new UTF8Encoding(false));
+        var inSweep = ordered.Where(r => sets.Contains(r.Set) && plan.Methods.Contains(r.Method)).ToList();
+        WriteCost(inSweep, sets, plan, folder);
+
+        var recommended = choose.Count == 0 ? new Dictionary<string, int>() : plan.Recommend(inSweep, choose);
+        Write(inSweep, plan, choose, report, recommended, folder, output, missing.Count);
+        int planned = sweep.Runs(BenchmarkStage.Draws).Count + sweep.Runs(BenchmarkStage.Seeds).Count;
+        output.WriteLine(missing.Count == 0
+            ? $"All {planned} planned runs have finished ({results.Count} trainings in {store.Folder})."
+            : $"{missing.Count} of the {planned} planned runs are missing (listed in {Path.Combine(folder, "missing.txt")}), e.g. {missing[0].Run}: {missing[0].Reason}.");
+        return missing.Count == 0;
+    }
+
+    /// <summary>Seconds per run and in all, per set and method (<c>cost.csv</c>): the only file that differs between two
+    /// sweeps over the same runs.</summary>
+    private static void WriteCost(IReadOnlyList<BenchmarkRun> runs, IReadOnlyList<string> sets, BenchmarkPlan plan, string folder)
+    {
+        var lines = new List<string> { "set,method,runs,seconds_per_run,seconds" };
+        foreach (var set in sets)
+            foreach (var method in plan.Methods)
+            {
+                var mine = runs.Where(r => r.Set == set && r.Method == method).ToList();
+                if (mine.Count == 0) continue;
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"{set},{method},{mine.Count},{mine.Average(r => r.Seconds):F2},{mine.Sum(r => r.Seconds):F1}"));
+            }
+        File.WriteAllLines(Path.Combine(folder, "cost.csv"), lines, new UTF8Encoding(false));
+    }
+
+    private static void Write(IReadOnlyCollection<BenchmarkRun> runs, BenchmarkPlan plan, IReadOnlyList<string> choose, IReadOnlyList<string> report,
+        IReadOnlyDictionary<string, int> recommended, string folder, TextWriter output, int missing)
     {
         var summaries = new List<MethodSummary>();
         var md = new StringBuilder();
+        if (missing > 0) md.AppendLine($"**Partial: {missing} planned runs have not finished (missing.txt); the tables below use the finished ones.**").AppendLine();
         md.AppendLine($"Draws per method and set: {plan.Draws} (draw 0 = the library's defaults), trained with seed 0; the chosen draw is re-run with seeds {string.Join(", ", plan.Seeds)}.");
         md.AppendLine("Selection: `Groups` = best validation worst-group accuracy; `NoGroups` = best validation worst-class accuracy, no group label anywhere (GroupDRO and DFR take the classes as groups).");
         md.AppendLine($"Choosing sets (their validation splits choose the library's defaults): {string.Join(", ", choose)}. Report-only sets (nothing is chosen on them): {string.Join(", ", report)}.");
@@ -53,18 +100,17 @@ internal static class BenchmarkSummary
                     rows.Add(new MethodSummary(set, role, regime, method, chosen, tried.First(r => r.Draw == chosen).Values, seeds.Count,
                         seeds.Average(r => r.TestWorstGroup), Spread(seeds.Select(r => r.TestWorstGroup)), seeds.Min(r => r.TestWorstGroup),
                         seeds.Average(r => r.TestAccuracy), seeds.Average(r => r.TestWorstClass),
-                        defaults.Count == 0 ? double.NaN : defaults.Average(r => r.TestWorstGroup), Spread(defaults.Select(r => r.TestWorstGroup)),
-                        mine.Average(r => r.Seconds)));
+                        defaults.Count == 0 ? double.NaN : defaults.Average(r => r.TestWorstGroup), Spread(defaults.Select(r => r.TestWorstGroup))));
                 }
                 if (rows.Count == 0) continue;
                 summaries.AddRange(rows);
                 md.AppendLine();
                 md.AppendLine($"### {set} ({(role == "choose" ? "choosing set" : "report-only set")}), selection {regime}");
                 md.AppendLine();
-                md.AppendLine("| method | chosen draw | worst group | worst group, worst seed | average | worst class | defaults' worst group | s per run |");
-                md.AppendLine("|---|---|---|---|---|---|---|---|");
+                md.AppendLine("| method | chosen draw | worst group | worst group, worst seed | average | worst class | defaults' worst group |");
+                md.AppendLine("|---|---|---|---|---|---|---|");
                 foreach (var r in rows)
-                    md.AppendLine($"| {r.Method} | {r.ChosenDraw} | {P(r.WorstGroupMean)} ± {P(r.WorstGroupSpread)} | {P(r.WorstGroupWorstSeed)} | {P(r.AccuracyMean)} | {P(r.WorstClassMean)} | {P(r.DefaultsWorstGroupMean)} ± {P(r.DefaultsWorstGroupSpread)} | {r.SecondsPerRun.ToString("F1", CultureInfo.InvariantCulture)} |");
+                    md.AppendLine($"| {r.Method} | {r.ChosenDraw} | {P(r.WorstGroupMean)} ± {P(r.WorstGroupSpread)} | {P(r.WorstGroupWorstSeed)} | {P(r.AccuracyMean)} | {P(r.WorstClassMean)} | {P(r.DefaultsWorstGroupMean)} ± {P(r.DefaultsWorstGroupSpread)} |");
             }
             Chart(Path.Combine(folder, $"wga-{set}.png"), set, summaries.Where(s => s.Set == set).ToList(), plan.Methods);
         }

