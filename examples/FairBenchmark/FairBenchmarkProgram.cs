@@ -34,7 +34,8 @@ public static class FairBenchmarkProgram
           --threads N            libtorch threads (default 1; results depend on it)
           --device Cpu|Cuda      where to train (default: Cpu; Cuda needs a CUDA build: -p:TorchBackend=cuda-linux)
 
-        Without the options below, one process runs every run, then writes the summary. A sweep over many processes or a
+        Without the options below, one process runs every run, the row overlap (when flatdebias, jtt and pgd are among the
+        methods), then writes the summary. A sweep over many processes or a
         cluster (scripts/slurm/submit.sh) uses the same runs, addressed by stage and index:
           --list-runs            print the runs (stage, index, set, method, regime, draw, seed, values; tab-separated), then stop
           --stage draws|seeds    run this stage only: draws (every draw with seed 0, the defaults' seeds; needs nothing), then
@@ -42,6 +43,8 @@ public static class FairBenchmarkProgram
           --run-index LIST       with --stage: these indices only, e.g. 7 or 0-99 or 0,2,4 (default: SLURM_ARRAY_TASK_ID when
                                  set, else every index of the stage)
           --prepare              write every set's data (images, feature files) once, then stop (before parallel runs)
+          --overlap              which training rows FlatDebias, JTT and PGD single out (their defaults, seed 0), per set:
+                                 overlap.md and overlap.csv, then stop
           --summarize            merge the finished runs into runs.csv and the summary, list what is missing (exit code 3
                                  when something is), then stop
         """;
@@ -62,7 +65,7 @@ public static class FairBenchmarkProgram
         string space = Path.Combine(AppContext.BaseDirectory, "search-spaces.txt");
         string outFolder = Path.Combine("out", "fair-benchmark");
         string? mnistFolder = null;
-        bool quick = false, listRuns = false, prepare = false, summarize = false;
+        bool quick = false, listRuns = false, prepare = false, summarize = false, overlap = false;
         int threads = 1;
         var device = TrainingDevice.Cpu;
         BenchmarkStage? stage = null;
@@ -105,6 +108,7 @@ public static class FairBenchmarkProgram
                     case "--run-index": runIndex = Next(); break;
                     case "--prepare": prepare = true; break;
                     case "--summarize": summarize = true; break;
+                    case "--overlap": overlap = true; break;
                     case "-h" or "--help": output.WriteLine(Usage); return 0;
                     default: throw new FormatException($"unknown argument '{args[i]}'");
                 }
@@ -120,7 +124,8 @@ public static class FairBenchmarkProgram
             var both = choose.Intersect(report).ToList();
             if (both.Count > 0) throw new FormatException($"set(s) {string.Join(", ", both)} both choose and are reported on: a set is one or the other");
             if (runIndex is not null && stage is null) throw new FormatException("--run-index needs --stage draws or --stage seeds");
-            if (new[] { prepare, summarize, stage is not null }.Count(b => b) > 1) throw new FormatException("--prepare, --stage and --summarize are separate steps: give one");
+            if (new[] { prepare, summarize, overlap, stage is not null }.Count(b => b) > 1)
+                throw new FormatException("--prepare, --stage, --overlap and --summarize are separate steps: give one");
         }
         catch (Exception e) when (e is FormatException or OverflowException)
         {
@@ -177,10 +182,17 @@ public static class FairBenchmarkProgram
             var runs = sweep.Runs(onlyStage);
             return runner.Execute(indices is null ? runs : [.. indices.Select(i => runs[i])]);
         }
+        if (overlap)
+        {
+            RowOverlap.Run(sweep.Sets, sets, outFolder, device, output);
+            return 0;
+        }
         if (!summarize)
         {
             runner.Execute(sweep.Runs(BenchmarkStage.Draws));
             runner.Execute(sweep.Runs(BenchmarkStage.Seeds));
+            if (methods.Contains("flatdebias") && methods.Contains("jtt") && methods.Contains("pgd"))
+                RowOverlap.Run(sweep.Sets, sets, outFolder, device, output);
         }
         return BenchmarkSummary.Summarize(sweep, plan, store, choose, report, outFolder, output) ? 0 : 3;
     }

@@ -4,13 +4,14 @@
 #
 #   scripts/slurm/submit.sh [launcher options] [-- benchmark options]
 #
-# Four jobs, each waiting for the one before it:
+# Five jobs, each waiting for what it needs:
 #   prepare    one task: builds every set's data (images, feature files) once, so that tasks do not race to write them;
 #   draws      array over `--stage draws` (every draw with seed 0, the defaults' seeds), after prepare succeeded;
 #   seeds      array over `--stage seeds` (the chosen draws' seeds, the protocol's defaults), after every draws task
 #              succeeded (a failed or killed task cancels it);
-#   summarize  `--summarize` after the seeds array ended however it ended: merges what has finished, lists what is
-#              missing (exit code 3 then).
+#   overlap    one task, `--overlap` (the rows FlatDebias, JTT and PGD single out), after prepare, beside the arrays;
+#   summarize  `--summarize` after the seeds array and overlap ended however they ended: merges what has finished,
+#              lists what is missing (exit code 3 then).
 # Submitting the same command again finishes an interrupted sweep: finished runs are skipped in a second or so.
 #
 # Launcher options:
@@ -51,7 +52,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
         --out) out=${args[i+1]} ;;
         --threads) threads=${args[i+1]} ;;
         --device) [[ "${args[i+1],,}" == cuda ]] && gpu=1 ;;
-        --stage|--run-index|--list-runs|--summarize|--prepare)
+        --stage|--run-index|--list-runs|--summarize|--prepare|--overlap)
             echo "error: ${args[i]} is the launcher's to set; give the sweep's options only" >&2; exit 2 ;;
     esac
 done
@@ -106,6 +107,7 @@ STEP
 write_step prepare "--prepare" 0
 write_step draws "--stage draws" "$draws"
 write_step seeds "--stage seeds" "$seeds"
+write_step overlap "--overlap" 0
 write_step summarize "--summarize" 0
 rm -f "$slurm/summarize.exitcode"
 
@@ -125,14 +127,16 @@ if [ "$seeds" -gt 0 ]; then
     seeds_job=$(sbatch "${common[@]}" "${gres[@]}" --mem="$mem" --job-name=fb-seeds --array="$(tasks "$seeds")" \
         --dependency=afterok:"$draws_job" --kill-on-invalid-dep=yes --output="$slurm/logs/seeds-%A_%a.out" "$slurm/seeds.sh")
 fi
-summary_job=$(sbatch "${common[@]}" --mem="$mem" --job-name=fb-summarize --dependency=afterany:"${seeds_job:-$draws_job}" \
+overlap_job=$(sbatch "${common[@]}" "${gres[@]}" --mem="$mem" --job-name=fb-overlap --dependency=afterok:"$prepare_job" \
+    --kill-on-invalid-dep=yes --output="$slurm/logs/overlap-%j.out" "$slurm/overlap.sh")
+summary_job=$(sbatch "${common[@]}" --mem="$mem" --job-name=fb-summarize --dependency=afterany:"${seeds_job:-$draws_job}":"$overlap_job" \
     --output="$slurm/logs/summarize-%j.out" "$slurm/summarize.sh")
-echo "$prepare_job $draws_job $seeds_job $summary_job" > "$slurm/jobs"
-echo "Submitted: prepare $prepare_job; draws $draws_job ($draws runs); seeds ${seeds_job:-none} ($seeds runs); summarize $summary_job."
+echo "$prepare_job $draws_job ${seeds_job:-none} $overlap_job $summary_job" > "$slurm/jobs"
+echo "Submitted: prepare $prepare_job; draws $draws_job ($draws runs); seeds ${seeds_job:-none} ($seeds runs); overlap $overlap_job; summarize $summary_job."
 echo "Results: $out (runs/ per run; summary.md, summary.csv, runs.csv, missing.txt after the summary); logs: $slurm/logs"
 
 if [ "$wait" = 1 ]; then
-    pattern="^($prepare_job|$draws_job${seeds_job:+|$seeds_job}|$summary_job)\$"
+    pattern="^($prepare_job|$draws_job${seeds_job:+|$seeds_job}|$overlap_job|$summary_job)\$"
     while squeue -h -o %F | grep -qE "$pattern"; do sleep 2; done
     if [ ! -f "$slurm/summarize.exitcode" ]; then
         echo "error: the summary job $summary_job did not finish; see $slurm/logs/summarize-$summary_job.out" >&2

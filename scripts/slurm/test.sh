@@ -13,7 +13,7 @@ export OMP_WAIT_POLICY=PASSIVE
 fail() { echo "SLURM TEST FAILED: $*" >&2; exit 1; }
 scripts/slurm/local-cluster.sh
 
-benchmark=(--quick --choose-sets cmnist5 --report-sets pmnist --methods erm,groupdro,jtt)
+benchmark=(--quick --choose-sets cmnist5 --report-sets pmnist --methods jtt,pgd,flatdebias)
 work=$(mktemp -d "${TMPDIR:-/tmp}/fair-benchmark-slurm.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 dotnet build examples/FairBenchmark -c Release -v q -nologo > /dev/null
@@ -27,7 +27,7 @@ echo "   $(tail -n 1 "$work/single.log") ($((SECONDS - start)) s)"
 echo "== 2. job arrays, one task cancelled mid-run"
 start=$SECONDS
 scripts/slurm/submit.sh --no-build -- "${benchmark[@]}" --out "$work/slurm"
-read -r prepare_job draws_job seeds_job summary_job < "$work/slurm/slurm/jobs"
+read -r prepare_job draws_job seeds_job overlap_job summary_job < "$work/slurm/slurm/jobs"
 mapfile -t draws_runs < <(dotnet "$dll" "${benchmark[@]}" --list-runs --stage draws)
 result_file() {   # a draws-stage index -> its result file
     IFS=$'\t' read -r _ _ set method regime draw seed _ <<< "${draws_runs[$1]}"
@@ -46,7 +46,7 @@ for _ in $(seq 1 600); do
 done
 [ -n "$killed" ] || fail "no draws task could be caught running to cancel it"
 echo "   cancelled draws task $killed while it ran (${draws_runs[$killed]})"
-while squeue -h -o %F | grep -qE "^($prepare_job|$draws_job|$seeds_job|$summary_job)\$"; do sleep 1; done
+while squeue -h -o %F | grep -qE "^($prepare_job|$draws_job|$seeds_job|$overlap_job|$summary_job)\$"; do sleep 1; done
 [ -f "$work/slurm/slurm/summarize.exitcode" ] || fail "the summary job did not run after the cancelled array"
 [ "$(cat "$work/slurm/slurm/summarize.exitcode")" = 3 ] || fail "the summary of the interrupted sweep exited $(cat "$work/slurm/slurm/summarize.exitcode"), expected 3 (runs missing)"
 grep -q "^draws run $killed " "$work/slurm/missing.txt" || fail "missing.txt does not list the cancelled draws run $killed: $(head -n 3 "$work/slurm/missing.txt")"
@@ -62,7 +62,7 @@ diff <(ls "$work/single/runs") <(ls "$work/slurm/runs") > /dev/null || fail "the
 leftovers=$(find "$work/slurm/runs" -name '.*' | wc -l)
 [ "$leftovers" = 0 ] || fail "$leftovers temporary files left in runs/"
 [ "$(tail -n +2 "$work/slurm/runs.csv" | cut -d, -f1-5 | sort | uniq -d | wc -l)" = 0 ] || fail "a run is in runs.csv twice"
-for f in summary.md summary.csv; do
+for f in summary.md summary.csv overlap.csv; do
     cmp -s "$work/single/$f" "$work/slurm/$f" || fail "$f differs from the single process's: $(diff "$work/single/$f" "$work/slurm/$f" | head -n 6)"
 done
 without_seconds() { cut -d, -f1-11,13- "$1"; }
