@@ -16,6 +16,10 @@ internal static class BenchmarkMethods
 {
     public static readonly string[] All = ["erm", "groupdro", "jtt", "pgd", "lff", "dfr", "flatdebias", "flatdebias-paper"];
 
+    /// <summary>Whether a method trains without group labels (GroupDRO trains on the training groups, DFR fits on the
+    /// validation groups; the others use groups at most to choose an epoch or a draw).</summary>
+    public static bool TrainsWithoutGroupLabels(string method) => method is not ("groupdro" or "dfr");
+
     /// <summary>Fits <paramref name="method"/> on <paramref name="set"/> with a draw's values (empty: the library's defaults).</summary>
     public static ClassifierNetworkTransformer Fit(MLContext ml, StudySet set, string method, IReadOnlyDictionary<string, double> values,
         SelectionRegime regime, int seed, TrainingDevice device = TrainingDevice.Cpu)

@@ -140,6 +140,30 @@ internal static class BenchmarkSummary
             md.AppendLine($"| {method} | {draw} | {BenchmarkPlan.Describe(plan.Values(method, draw))} | {string.Join(" | ", cells)} |");
         }
 
+        // The ranking the README states: the methods that train without group labels, on the sets nobody chose on.
+        var labelFree = plan.Methods.Where(m => BenchmarkMethods.TrainsWithoutGroupLabels(m)).ToList();
+        md.AppendLine();
+        md.AppendLine("### Label-free methods on the report-only sets");
+        md.AppendLine();
+        md.AppendLine("Methods that train without group labels, ranked by mean test worst-group accuracy (%) over the seeds: with the protocol's defaults (chosen on the choosing sets; validation groups choose the epoch), and with each method tuned on the set's own validation split with no group label anywhere (`NoGroups`).");
+        md.AppendLine();
+        foreach (var set in report)
+        {
+            string Rank(Func<string, double> score) => string.Join(", ", labelFree.Select(m => (Method: m, Score: score(m)))
+                .Where(x => !double.IsNaN(x.Score)).OrderByDescending(x => x.Score).ThenBy(x => x.Method, StringComparer.Ordinal)
+                .Select(x => $"{x.Method} {P(x.Score)}"));
+            double Defaults(string method)
+            {
+                var seeds = runs.Where(r => r.Set == set && r.Method == method && r.Regime == SelectionRegime.Groups
+                    && r.Draw == recommended.GetValueOrDefault(method) && plan.Seeds.Contains(r.Seed)).ToList();
+                return seeds.Count == 0 ? double.NaN : seeds.Average(r => r.TestWorstGroup);
+            }
+            double NoGroups(string method)
+                => summaries.FirstOrDefault(x => x.Set == set && x.Method == method && x.Regime == SelectionRegime.NoGroups)?.WorstGroupMean ?? double.NaN;
+            md.AppendLine($"- `{set}`, protocol's defaults: {Rank(Defaults)}");
+            md.AppendLine($"- `{set}`, tuned with no group label: {Rank(NoGroups)}");
+        }
+
         Save(summaries, md, folder, output);
     }
 
