@@ -6,7 +6,10 @@
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "error: $0 starts system daemons (munged, slurmctld, slurmd) and may install packages: run it as root." >&2
+    if command -v sudo > /dev/null && sudo -n true 2> /dev/null; then
+        exec sudo -n "$0" "$@"
+    fi
+    echo "error: $0 starts system daemons (munged, slurmctld, slurmd) and may install packages: run it as root (or with passwordless sudo)." >&2
     exit 1
 fi
 if ! command -v slurmctld > /dev/null || ! command -v munged > /dev/null; then
@@ -22,6 +25,8 @@ if sinfo -h -o %T 2> /dev/null | grep -qE '^(idle|mixed|allocated)'; then
 fi
 
 node=$(hostname -s)
+# slurmd finds its node by this name and the daemons talk over it: make sure it resolves.
+getent hosts "$node" > /dev/null || echo "127.0.0.1 $node" >> /etc/hosts
 cpus=$(nproc)
 memory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 85 / 100 ))   # MB, leaving some to the system
 
