@@ -57,7 +57,7 @@ internal static class BenchmarkSummary
         return missing.Count == 0;
     }
 
-    /// <summary>Seconds per run and in all, per set and method (<c>cost.csv</c>): the only file that differs between two
+    /// <summary>Seconds per run and in all, per set and method (<c>cost.csv</c>): with runs.csv's seconds column, all that differs between two
     /// sweeps over the same runs.</summary>
     private static void WriteCost(IReadOnlyList<BenchmarkRun> runs, IReadOnlyList<string> sets, BenchmarkPlan plan, string folder)
     {
