@@ -34,11 +34,18 @@ internal sealed class SweepRunner(BenchmarkSweep sweep, BenchmarkPlan plan, Resu
     public int Execute(IEnumerable<PlannedRun> runs)
     {
         int blocked = 0;
+        // Which training a stage-seeds run is depends only on the finished draws: read every result once, and again only
+        // when a run cannot be resolved from what was read (another process may have finished a draw since).
         IReadOnlyDictionary<RunKey, BenchmarkRun>? results = null;
         foreach (var run in runs)
         {
-            if (run.Stage == BenchmarkStage.Seeds) results = store.All();
+            if (run.Stage == BenchmarkStage.Seeds) results ??= store.All();
             var key = sweep.Resolve(run, results ?? new Dictionary<RunKey, BenchmarkRun>(), out var reason);
+            if (key is null && results is not null)
+            {
+                results = store.All();
+                key = sweep.Resolve(run, results, out reason);
+            }
             if (key is not { } k)
             {
                 Console.Error.WriteLine($"error: {run} cannot start: {reason}; run --stage draws first.");
