@@ -85,7 +85,6 @@ internal sealed record RowOverlap(string Set, int TrainingRows, int MinorityRows
     {
         var perSet = Path.Combine(folder, "overlap");
         Directory.CreateDirectory(perSet);
-        var lines = new List<string>();
         var rows = new List<RowOverlap>();
         foreach (var name in sets)
         {
@@ -100,9 +99,8 @@ internal sealed record RowOverlap(string Set, int TrainingRows, int MinorityRows
                 output.WriteLine($"{name}: row overlap measured");
             }
             rows.Add(Read(path));
-            lines.Add(File.ReadLines(path).ElementAt(1));
         }
-        File.WriteAllLines(Path.Combine(folder, "overlap.csv"), [Header, .. lines], new UTF8Encoding(false));
+        File.WriteAllLines(Path.Combine(folder, "overlap.csv"), [Header, .. rows.Select(r => r.ToCsv())], new UTF8Encoding(false));
         var md = Markdown(rows);
         File.WriteAllText(Path.Combine(folder, "overlap.md"), md, new UTF8Encoding(false));
         output.WriteLine(md);
