@@ -20,6 +20,38 @@ internal static class BenchmarkMethods
     /// validation groups; the others use groups at most to choose an epoch or a draw).</summary>
     public static bool TrainsWithoutGroupLabels(string method) => method is not ("groupdro" or "dfr");
 
+    /// <summary>The library's defaults that <paramref name="method"/>'s draw 0 trains with, as text: every setting its own
+    /// options class declares (not the shared network settings, which each set fixes, nor column names and seed), e.g.
+    /// <c>DualLearningRate=0.08;MaxDual=84;...</c>. A result folder records it, so that results trained under other
+    /// defaults are never taken for the current ones.</summary>
+    public static string LibraryDefaults(string method) => method switch
+    {
+        "erm" => DeclaredSettings(new ErmTrainer.Options()),
+        "groupdro" => DeclaredSettings(new GroupDroTrainer.Options()),
+        "jtt" => DeclaredSettings(new JttTrainer.Options()),
+        "pgd" => DeclaredSettings(new PgdTrainer.Options()),
+        "lff" => DeclaredSettings(new LffTrainer.Options()),
+        "dfr" => DeclaredSettings(new DfrTrainer.Options()),
+        "flatdebias" => DeclaredSettings(new FlatDebiasTrainer.Options()),
+        "flatdebias-paper" => DeclaredSettings(FlatDebiasTrainer.Options.PaperExact()),
+        _ => throw new ArgumentException($"Unknown method '{method}'; expected one of {string.Join(", ", All)}."),
+    };
+
+    private static string DeclaredSettings(object options)
+        => string.Join(";", options.GetType().GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+            .Where(p => p.DeclaringType != typeof(NetworkTrainerOptions) && p.GetIndexParameters().Length == 0
+                && !p.Name.EndsWith("ColumnName", StringComparison.Ordinal) && p.Name != "Seed")
+            .OrderBy(p => p.Name, StringComparer.Ordinal)
+            .Select(p => $"{p.Name}={Text(p.GetValue(options))}"));
+
+    private static string Text(object? value) => value switch
+    {
+        null => "null",
+        double[] values => string.Join(",", values.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))),
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
     /// <summary>Fits <paramref name="method"/> on <paramref name="set"/> with a draw's values (empty: the library's defaults).</summary>
     public static ClassifierNetworkTransformer Fit(MLContext ml, StudySet set, string method, IReadOnlyDictionary<string, double> values,
         SelectionRegime regime, int seed, TrainingDevice device = TrainingDevice.Cpu)

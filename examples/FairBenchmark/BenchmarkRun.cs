@@ -63,6 +63,46 @@ internal sealed class ResultStore
         return store;
     }
 
+    /// <summary>The name of the file in the result folder that records each method's library defaults (draw 0).</summary>
+    public const string DefaultsFileName = "defaults.txt";
+
+    /// <summary>Records the library's defaults of <paramref name="methods"/> beside the results, or checks them against
+    /// those recorded: draw 0 trains with the library's defaults, so a result of draw 0 is the current defaults' result only
+    /// when they have not changed since. A folder from before this record takes the current defaults.</summary>
+    /// <exception cref="InvalidOperationException">A method's defaults differ from those its results were trained with;
+    /// the message names the method, both settings and the result files to delete.</exception>
+    public void CheckDefaults(IEnumerable<string> methods)
+    {
+        var path = Path.Combine(_folder, DefaultsFileName);
+        var recorded = File.Exists(path)
+            ? File.ReadAllLines(path).Where(l => l.Length > 0 && !l.StartsWith('#')).Select(l => l.Split('\t', 2))
+                .Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1])
+            : [];
+        var changed = new List<string>();
+        bool added = false;
+        foreach (var method in methods)
+        {
+            var now = BenchmarkMethods.LibraryDefaults(method);
+            if (!recorded.TryGetValue(method, out var then))
+            {
+                recorded[method] = now;
+                added = true;
+            }
+            else if (then != now)
+                changed.Add($"{method}: the results were trained with {{{then}}}, the library's defaults are now {{{now}}}; delete "
+                    + $"{Path.Combine(_folder, $"*.{method}.*.d0.*.csv")} and the line '{method}' of {path} to train its draw 0 again"
+                    + (RowOverlap.Methods.Contains(method) ? $", and {Path.Combine(Path.GetDirectoryName(_folder)!, "overlap")} (the row overlap trains its defaults)" : ""));
+        }
+        if (changed.Count > 0)
+            throw new InvalidOperationException("The library's defaults changed since results in this folder were trained, so their draw 0 "
+                + "is not the current defaults' result (use another --out, or): " + string.Join("; ", changed));
+        if (!added) return;
+        var temporary = Path.Combine(_folder, $".{DefaultsFileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        File.WriteAllLines(temporary, ["# Each method's library defaults (its draw 0), recorded when its first result here was planned.",
+            .. recorded.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}\t{p.Value}")], new UTF8Encoding(false));
+        File.Move(temporary, path, overwrite: true);
+    }
+
     /// <summary>The result of a training, or null when it has not finished (read from disk: another process may have
     /// written it since).</summary>
     public BenchmarkRun? Find(RunKey key)

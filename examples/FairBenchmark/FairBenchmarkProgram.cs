@@ -166,6 +166,15 @@ public static class FairBenchmarkProgram
         TorchRuntime.SetNumberOfThreads(threads);
         Directory.CreateDirectory(outFolder);
         var store = ResultStore.Open(outFolder);
+        try
+        {
+            store.CheckDefaults(methods.Union(RowOverlap.Methods));
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
         var sets = new BenchmarkSets(quick ? StudyScale.Quick : StudyScale.Benchmark, mnistFolder, Path.Combine(outFolder, "data"));
         var runner = new SweepRunner(sweep, plan, store, sets, device, output);
         if (prepare)

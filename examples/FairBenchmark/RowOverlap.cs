@@ -40,6 +40,9 @@ internal sealed record RowSelection(IReadOnlyList<int> Rows, int MinorityHits)
 /// each holds.</summary>
 internal sealed record RowOverlap(string Set, int TrainingRows, int MinorityRows, RowSelection Flat, RowSelection Jtt, RowSelection Pgd)
 {
+    /// <summary>The methods whose defaults the overlap trains.</summary>
+    public static readonly string[] Methods = ["flatdebias", "jtt", "pgd"];
+
     public const string Header = "set,training_rows,minority_rows,flat_rows,flat_minority,jtt_rows,jtt_minority,pgd_rows,pgd_minority,jaccard_flat_jtt,jaccard_flat_pgd,jaccard_jtt_pgd";
 
     /// <summary>Trains the three methods' defaults on <paramref name="set"/> and compares the rows they single out.</summary>

@@ -67,4 +67,4 @@ for f in summary.md summary.csv overlap.csv; do
 done
 without_seconds() { cut -d, -f1-11,13- "$1"; }
 cmp -s <(without_seconds "$work/single/runs.csv") <(without_seconds "$work/slurm/runs.csv") || fail "runs.csv's scores differ from the single process's"
-echo "SLURM TEST PASSED: $(ls "$work/slurm/runs" | wc -l) results, each once; summary.md, summary.csv and overlap.csv equal the single process's."
+echo "SLURM TEST PASSED: $(ls "$work/slurm/runs"/*.csv | wc -l) results, each once; summary.md, summary.csv and overlap.csv equal the single process's."

@@ -25,7 +25,7 @@ public static class DebiasTrainersCatalog
     /// <param name="numberOfEpochs">Passes over the data. Default 10.</param>
     /// <param name="batchSize">Rows per step. Default 32.</param>
     /// <param name="learningRate">Learning rate. Default 1e-3.</param>
-    /// <param name="traceBoundQuantile">The bound epsilon as a quantile of the traces after the warm-up. Default 0.8.</param>
+    /// <param name="traceBoundQuantile">The bound epsilon as a quantile of the traces after the warm-up. Default 0.83.</param>
     /// <returns>The trainer.</returns>
     public static FlatDebiasTrainer FlatDebias(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", NetworkKind network = TrainerDefaults.Network,

@@ -21,18 +21,20 @@ internal static class TrainerDefaults
     public const double LffQ = Losses.GeneralizedCrossEntropy.DefaultQ;
     public const double LffEmaAlpha = 0.7;
 
-    // FlatDebias: chosen by the method study (docs/method-study.md) on mean validation worst-group accuracy over
-    // three seeds of the MNIST-built sets ("D-warm2-topk8" there). The paper's definition is FlatDebiasTrainer.Options.PaperExact().
+    // FlatDebias: the variant chosen by the method study (docs/method-study.md: head trace of a frozen warm-up model, loss
+    // penalty, top-k); its numbers re-decided by the fair benchmark (docs/benchmark.md): the draw with the best validation
+    // worst-group accuracy on the choosing sets (draw 1: quantile 0.828, dual step 0.0813, cap 84.3, warm-up 1, top 16),
+    // rounded to two significant figures. The paper's definition is FlatDebiasTrainer.Options.PaperExact().
     public const TraceScope Scope = TraceScope.Head;
     public const TraceEstimator Estimator = TraceEstimator.Empirical;
     public const TraceGradient Gradient = TraceGradient.Loss;
-    public const double TraceBoundQuantile = 0.8;
-    public const int WarmupEpochs = 2;
-    public const double DualLearningRate = 1;
-    public const double MaxDual = 50;
+    public const double TraceBoundQuantile = 0.83;
+    public const int WarmupEpochs = 1;
+    public const double DualLearningRate = 0.08;
+    public const double MaxDual = 84;
     public const TraceReference Reference = TraceReference.WarmupModel;
     public const MultiplierUse Use = MultiplierUse.Penalty;
-    public const int TopK = 8;
+    public const int TopK = 16;
 
     // DFR (Kirichenko et al. 2023, dfr_evaluate_spurious.py): the Waterbirds grid of inverse L1 strengths, 20 retrains
     // averaged, the held-out set halved for tuning.

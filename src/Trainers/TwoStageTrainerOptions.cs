@@ -10,7 +10,7 @@ namespace MLNet.FlatDebias.Trainers;
 /// </summary>
 public abstract class TwoStageTrainerOptions : NetworkTrainerOptions
 {
-    /// <summary>Epochs of the first (biased) stage, JTT's T. Default 2 (the ERM warm-up FlatDebias uses by default;
+    /// <summary>Epochs of the first (biased) stage, JTT's T. Default 2 (short schedules;
     /// JTT's Waterbirds setting is 60 of 300 epochs, a fifth of the run). Range: 1 and up.</summary>
     public int FirstStageEpochs { get; set; } = TrainerDefaults.FirstStageEpochs;
 

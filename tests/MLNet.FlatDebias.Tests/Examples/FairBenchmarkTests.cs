@@ -97,6 +97,36 @@ public sealed class FairBenchmarkTests
             Directory.GetFiles(split.Combine("runs")).Select(Path.GetFileName).Order());
     }
 
+    [Fact]
+    public void A_result_folder_records_each_methods_defaults_and_refuses_results_trained_under_other_defaults()
+    {
+        // Draw 0 trains with the library's defaults: after they change, a resumed folder's draw-0 results must not pass for
+        // the new defaults' results.
+        var flat = BenchmarkMethods.LibraryDefaults("flatdebias");
+        Assert.Contains("TraceBoundQuantile=0.83;", flat);
+        Assert.Contains("TopK=16;", flat);
+        Assert.DoesNotContain(";LearningRate=", ";" + flat);   // the shared network settings are each set's
+        Assert.NotEqual(flat, BenchmarkMethods.LibraryDefaults("flatdebias-paper"));
+        Assert.Contains("InverseRegularizationValues=1,0.7,0.3,0.1,0.07,0.03,0.01;", BenchmarkMethods.LibraryDefaults("dfr"));
+
+        using var folder = new TempFolder("fair-benchmark-defaults");
+        ResultStore.Open(folder.Path).CheckDefaults(["erm", "flatdebias"]);
+        var file = folder.Combine("runs", ResultStore.DefaultsFileName);
+        Assert.Contains($"flatdebias\t{flat}", File.ReadAllLines(file));
+        ResultStore.Open(folder.Path).CheckDefaults(["flatdebias", "jtt"]);     // unchanged: passes, and adds jtt
+        Assert.Equal(["erm", "flatdebias", "jtt"], File.ReadAllLines(file).Where(l => !l.StartsWith('#')).Select(l => l.Split('\t')[0]));
+        Assert.Empty(Directory.GetFiles(folder.Combine("runs"), ".*"));         // no temporary file left
+
+        File.WriteAllLines(file, File.ReadAllLines(file).Select(l => l.StartsWith("flatdebias\t", StringComparison.Ordinal) ? l.Replace("TopK=16", "TopK=8") : l));
+        var e = Assert.Throws<InvalidOperationException>(() => ResultStore.Open(folder.Path).CheckDefaults(["erm", "flatdebias"]));
+        Assert.Contains("flatdebias: the results were trained with {", e.Message);
+        Assert.Contains("TopK=8", e.Message);
+        Assert.Contains("*.flatdebias.*.d0.*.csv", e.Message);
+        Assert.Contains("overlap", e.Message);
+        Assert.DoesNotContain("erm:", e.Message);
+        Assert.Equal(2, FairBenchmarkProgram.Run(["--quick", "--methods", "erm", "--out", folder.Path, "--summarize"], new StringWriter()));
+    }
+
     [Theory]
     [InlineData("--stage", "draws", "--run-index", "100000")]
     [InlineData("--stage", "draws", "--run-index", "3-1")]
