@@ -98,7 +98,7 @@ internal sealed class ResultStore
                 + "is not the current defaults' result (use another --out, or): " + string.Join("; ", changed));
         if (!added) return;
         var temporary = Path.Combine(_folder, $".{DefaultsFileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        File.WriteAllLines(temporary, ["# Each method's library defaults (its draw 0), recorded when its first result here was planned.",
+        File.WriteAllLines(temporary, ["# Each method's library defaults, which its draw-0 results here were trained with; other defaults refuse this folder.",
             .. recorded.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}\t{p.Value}")], new UTF8Encoding(false));
         File.Move(temporary, path, overwrite: true);
     }
