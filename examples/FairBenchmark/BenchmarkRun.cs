@@ -95,7 +95,7 @@ internal sealed class ResultStore
         }
         if (changed.Count > 0)
             throw new InvalidOperationException("The library's defaults changed since results in this folder were trained, so their draw 0 "
-                + "is not the current defaults' result (use another --out, or): " + string.Join("; ", changed));
+                + "is not the current defaults' result. Use another --out, or: " + string.Join("; ", changed));
         if (!added) return;
         var temporary = Path.Combine(_folder, $".{DefaultsFileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         File.WriteAllLines(temporary, ["# Each method's library defaults, which its draw-0 results here were trained with; other defaults refuse this folder.",

@@ -164,11 +164,12 @@ internal sealed class TrainingEngine
         _ => null,
     };
 
-    /// <summary>The optimiser the options name, over <paramref name="parameters"/> (also LfF's biased model's).</summary>
+    /// <summary>The optimiser the options name, over <paramref name="parameters"/> (also LfF's biased model's): TorchSharp's
+    /// arithmetic, with scalars kept alive through each native call (<see cref="ScalarSafeOptimizers"/>).</summary>
     internal static TorchSharp.Modules.OptimizerHelper CreateOptimizer(IEnumerable<TorchSharp.Modules.Parameter> parameters, NetworkTrainerOptions options) => options.Optimizer switch
     {
-        OptimizerKind.Adam => optim.Adam(parameters, options.LearningRate, weight_decay: options.WeightDecay),
-        _ => optim.SGD(parameters, options.LearningRate, momentum: options.Momentum, weight_decay: options.WeightDecay),
+        OptimizerKind.Adam => new ScalarSafeOptimizers.Adam(parameters, options.LearningRate, options.WeightDecay),
+        _ => new ScalarSafeOptimizers.SGD(parameters, options.LearningRate, options.Momentum, options.WeightDecay),
     };
 
     /// <summary>A restored optimiser takes the learning rate, momentum and weight decay of the current options (the saved
