@@ -91,7 +91,7 @@ internal sealed class ResultStore
             else if (then != now)
                 changed.Add($"{method}: the results were trained with {{{then}}}, the library's defaults are now {{{now}}}; delete "
                     + $"{Path.Combine(_folder, $"*.{method}.*.d0.*.csv")} and the line '{method}' of {path} to train its draw 0 again"
-                    + (RowOverlap.Methods.Contains(method) ? $", and {Path.Combine(Path.GetDirectoryName(_folder)!, "overlap")} (the row overlap trains its defaults)" : ""));
+                    + (RowOverlap.Methods.Contains(method) ? $", and {RowOverlap.Folder(Path.GetDirectoryName(_folder)!)} (the row overlap trains its defaults)" : ""));
         }
         if (changed.Count > 0)
             throw new InvalidOperationException("The library's defaults changed since results in this folder were trained, so their draw 0 "

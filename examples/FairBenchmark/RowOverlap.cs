@@ -43,6 +43,9 @@ internal sealed record RowOverlap(string Set, int TrainingRows, int MinorityRows
     /// <summary>The methods whose defaults the overlap trains.</summary>
     public static readonly string[] Methods = ["flatdebias", "jtt", "pgd"];
 
+    /// <summary>The folder of the per-set measurements (<c>overlap/&lt;set&gt;.csv</c>) under an output folder.</summary>
+    public static string Folder(string outFolder) => Path.Combine(outFolder, "overlap");
+
     public const string Header = "set,training_rows,minority_rows,flat_rows,flat_minority,jtt_rows,jtt_minority,pgd_rows,pgd_minority,jaccard_flat_jtt,jaccard_flat_pgd,jaccard_jtt_pgd";
 
     /// <summary>Trains the three methods' defaults on <paramref name="set"/> and compares the rows they single out.</summary>
@@ -86,7 +89,7 @@ internal sealed record RowOverlap(string Set, int TrainingRows, int MinorityRows
     /// <c>overlap.md</c>.</summary>
     public static void Run(IReadOnlyList<string> sets, BenchmarkSets data, string folder, TrainingDevice device, TextWriter output)
     {
-        var perSet = Path.Combine(folder, "overlap");
+        var perSet = Folder(folder);
         Directory.CreateDirectory(perSet);
         var rows = new List<RowOverlap>();
         foreach (var name in sets)

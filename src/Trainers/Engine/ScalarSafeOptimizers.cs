@@ -45,18 +45,13 @@ internal static class ScalarSafeOptimizers
                 state.exp_avg.mul_(beta1Scalar).add_(grad, oneMinusBeta1);
                 state.exp_avg_sq.mul_(beta2Scalar).addcmul_(grad, grad.conj(), oneMinusBeta2);
                 using Scalar biasCorrection2Root = Math.Sqrt(biasCorrection2).ToScalar();
-                Tensor denominator;
                 if (amsgrad)
                 {
                     var previous = state.max_exp_avg_sq;
                     state.max_exp_avg_sq = maximum(previous, state.exp_avg_sq).DetachFromDisposeScope();
                     previous.Dispose();
-                    denominator = state.max_exp_avg_sq.sqrt().div(biasCorrection2Root).add_(epsScalar);
                 }
-                else
-                {
-                    denominator = state.exp_avg_sq.sqrt().div(biasCorrection2Root).add_(epsScalar);
-                }
+                var denominator = (amsgrad ? state.max_exp_avg_sq : state.exp_avg_sq).sqrt().div(biasCorrection2Root).add_(epsScalar);
                 using Scalar negativeStep = (-(lr / biasCorrection1)).ToScalar();
                 param.addcdiv_(state.exp_avg, denominator, negativeStep);
             }
