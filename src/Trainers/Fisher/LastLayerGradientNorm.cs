@@ -31,11 +31,14 @@ public static class LastLayerGradientNorm
     /// <returns>Norms <c>[B]</c> in the network's dtype (float32 for the library's networks).</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="r"/> is not finite or not &gt; 0.</exception>
     /// <exception cref="ArgumentException">The labels do not match the batch.</exception>
+    /// <exception cref="InvalidOperationException">The network has a TorchSharp <c>Conv2d</c> and this CPU's convolution backend
+    /// has known defects (see <see cref="TorchRuntime.ConvolutionGuard"/>).</exception>
     public static Tensor Compute(ClassifierNetwork network, Tensor inputs, Tensor labels, double r = 2, bool includeBias = false)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(inputs);
         EnsureValidR(r);
+        ConvolutionBackendGuard.Process.RequireGuarded(network, "LastLayerGradientNorm.Compute");
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var features = network.Features(inputs);

@@ -28,7 +28,7 @@ internal static class LayerGradientNorms
                 var unfolded = sub.reshape(sub.shape[0], sub.shape[1], -1);
                 return Convolution(unfolded, outputGradient, pointwise.Weight.requires_grad, hasBias: false);
             }
-            case Conv2d conv:
+            case Convolution conv when conv is GuardedConv2d or Conv2d:
             {
                 var padding = conv.padding ?? [0, 0];
                 var unfolded = nn.functional.unfold(input, (conv.kernel_size[0], conv.kernel_size[1]),

@@ -9,7 +9,7 @@ namespace MLNet.FlatDebias.Trainers.Fisher;
 /// Records the input and output of every layer the fast trace path supports, through forward hooks
 /// (TorchSharp has no backward hooks: the gradients with respect to the recorded outputs are taken with
 /// <c>autograd.grad</c> afterwards). A layer is supported when its per-sample gradient norms have a closed
-/// form from (input, output gradient): Linear, Conv2d (groups 1, zero padding), <see cref="StridedPointwiseConv2d"/>,
+/// form from (input, output gradient): Linear, <see cref="GuardedConv2d"/>, Conv2d (groups 1, zero padding), <see cref="StridedPointwiseConv2d"/>,
 /// and batch norm in evaluation mode with running statistics.
 /// </summary>
 internal sealed class LayerRecorder : IDisposable
@@ -44,7 +44,7 @@ internal sealed class LayerRecorder : IDisposable
     public static bool IsSupported(nn.Module module) => module switch
     {
         Linear => true,
-        StridedPointwiseConv2d => true,
+        StridedPointwiseConv2d or GuardedConv2d => true,
         Conv2d conv => conv.groups == 1 && conv.padding_mode == PaddingModes.Zeros && conv.padding_type is null,
         BatchNorm2d or BatchNorm1d => true, // checked again at use: evaluation mode with running statistics
         _ => false,

@@ -44,7 +44,9 @@ internal static class PerSampleLoopFisherTrace
             var traces = new List<Tensor>();
             for (long i = 0; i < inputs.shape[0]; i++)
             {
-                var logp = nn.functional.log_softmax(network.forward(inputs[TensorIndex.Slice(i, i + 1)]), 1)[0];
+                Tensor logits;
+                using (ConvolutionBackendGuard.SecondOrder(createGraph)) logits = network.forward(inputs[TensorIndex.Slice(i, i + 1)]);
+                var logp = nn.functional.log_softmax(logits, 1)[0];
                 Tensor SquaredNorm(Tensor objective)
                 {
                     var grads = autograd.grad([objective], parameters, retain_graph: true, create_graph: createGraph, allow_unused: true);

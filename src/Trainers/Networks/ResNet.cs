@@ -22,7 +22,7 @@ public sealed class ResNet : ClassifierNetwork
     public const int DefaultWidth = 64;
 
 #pragma warning disable IDE1006 // PyTorch's submodule names, so state dictionaries load by name.
-    private readonly Conv2d conv1;
+    private readonly GuardedConv2d conv1;
     private readonly BatchNorm2d bn1;
     private readonly MaxPool2d maxpool;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> layer1;
@@ -55,7 +55,7 @@ public sealed class ResNet : ClassifierNetwork
         Width = width;
         int expansion = bottleneck ? Networks.Bottleneck.Expansion : BasicBlock.Expansion;
 
-        conv1 = nn.Conv2d(inputShape.Channels, width, 7, stride: 2, padding: 3, bias: false);
+        conv1 = new GuardedConv2d(inputShape.Channels, width, 7, stride: 2, padding: 3, bias: false);
         bn1 = nn.BatchNorm2d(width);
         maxpool = nn.MaxPool2d(3, stride: 2, padding: 1);
         long channels = width;
@@ -126,7 +126,7 @@ public sealed class ResNet : ClassifierNetwork
             if (blockStride != 1 || channels != planes * expansion)
             {
                 nn.Module<Tensor, Tensor> projection = blockStride == 1
-                    ? nn.Conv2d(channels, planes * expansion, 1, bias: false)
+                    ? new GuardedConv2d(channels, planes * expansion, 1, bias: false)
                     : new StridedPointwiseConv2d(channels, planes * expansion, blockStride);
                 downsample = nn.ModuleList<nn.Module<Tensor, Tensor>>(projection, nn.BatchNorm2d(planes * expansion));
             }
@@ -146,7 +146,7 @@ public sealed class ResNet : ClassifierNetwork
         {
             switch (module)
             {
-                case Conv2d conv:
+                case GuardedConv2d conv:
                     nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
                     break;
                 case BatchNorm2d bn:

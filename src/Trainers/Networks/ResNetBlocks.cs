@@ -10,18 +10,18 @@ internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
     public const int Expansion = 1;
 
 #pragma warning disable IDE1006 // PyTorch's submodule names, so state dictionaries load by name.
-    private readonly Conv2d conv1;
+    private readonly GuardedConv2d conv1;
     private readonly BatchNorm2d bn1;
-    private readonly Conv2d conv2;
+    private readonly GuardedConv2d conv2;
     private readonly BatchNorm2d bn2;
     private readonly ModuleList<nn.Module<Tensor, Tensor>>? downsample;
 #pragma warning restore IDE1006
 
     public BasicBlock(long inputChannels, long planes, long stride, ModuleList<nn.Module<Tensor, Tensor>>? downsample) : base(nameof(BasicBlock))
     {
-        conv1 = nn.Conv2d(inputChannels, planes, 3, stride: stride, padding: 1, bias: false);
+        conv1 = new GuardedConv2d(inputChannels, planes, 3, stride: stride, padding: 1, bias: false);
         bn1 = nn.BatchNorm2d(planes);
-        conv2 = nn.Conv2d(planes, planes, 3, stride: 1, padding: 1, bias: false);
+        conv2 = new GuardedConv2d(planes, planes, 3, stride: 1, padding: 1, bias: false);
         bn2 = nn.BatchNorm2d(planes);
         this.downsample = downsample;
         RegisterComponents();
@@ -42,22 +42,22 @@ internal sealed class Bottleneck : nn.Module<Tensor, Tensor>
     public const int Expansion = 4;
 
 #pragma warning disable IDE1006 // PyTorch's submodule names, so state dictionaries load by name.
-    private readonly Conv2d conv1;
+    private readonly GuardedConv2d conv1;
     private readonly BatchNorm2d bn1;
-    private readonly Conv2d conv2;
+    private readonly GuardedConv2d conv2;
     private readonly BatchNorm2d bn2;
-    private readonly Conv2d conv3;
+    private readonly GuardedConv2d conv3;
     private readonly BatchNorm2d bn3;
     private readonly ModuleList<nn.Module<Tensor, Tensor>>? downsample;
 #pragma warning restore IDE1006
 
     public Bottleneck(long inputChannels, long planes, long stride, ModuleList<nn.Module<Tensor, Tensor>>? downsample) : base(nameof(Bottleneck))
     {
-        conv1 = nn.Conv2d(inputChannels, planes, 1, bias: false);
+        conv1 = new GuardedConv2d(inputChannels, planes, 1, bias: false);
         bn1 = nn.BatchNorm2d(planes);
-        conv2 = nn.Conv2d(planes, planes, 3, stride: stride, padding: 1, bias: false);
+        conv2 = new GuardedConv2d(planes, planes, 3, stride: stride, padding: 1, bias: false);
         bn2 = nn.BatchNorm2d(planes);
-        conv3 = nn.Conv2d(planes, planes * Expansion, 1, bias: false);
+        conv3 = new GuardedConv2d(planes, planes * Expansion, 1, bias: false);
         bn3 = nn.BatchNorm2d(planes * Expansion);
         this.downsample = downsample;
         RegisterComponents();

@@ -15,9 +15,9 @@ public sealed class SmallCnn : ClassifierNetwork
     public const int DefaultWidth = 32;
 
 #pragma warning disable IDE1006 // PyTorch-style submodule names.
-    private readonly Conv2d conv1;
-    private readonly Conv2d conv2;
-    private readonly Conv2d conv3;
+    private readonly GuardedConv2d conv1;
+    private readonly GuardedConv2d conv2;
+    private readonly GuardedConv2d conv3;
     private readonly BatchNorm2d? bn1;
     private readonly BatchNorm2d? bn2;
     private readonly BatchNorm2d? bn3;
@@ -38,9 +38,9 @@ public sealed class SmallCnn : ClassifierNetwork
         if (width < 1) throw new ArgumentOutOfRangeException(nameof(width), width, "Width must be at least 1.");
         Width = width;
         BatchNorm = batchNorm;
-        conv1 = nn.Conv2d(inputShape.Channels, width, 3, padding: 1, bias: !batchNorm);
-        conv2 = nn.Conv2d(width, 2 * width, 3, padding: 1, bias: !batchNorm);
-        conv3 = nn.Conv2d(2 * width, 4 * width, 3, padding: 1, bias: !batchNorm);
+        conv1 = new GuardedConv2d(inputShape.Channels, width, 3, padding: 1, bias: !batchNorm);
+        conv2 = new GuardedConv2d(width, 2 * width, 3, padding: 1, bias: !batchNorm);
+        conv3 = new GuardedConv2d(2 * width, 4 * width, 3, padding: 1, bias: !batchNorm);
         if (batchNorm)
         {
             bn1 = nn.BatchNorm2d(width);
@@ -69,7 +69,7 @@ public sealed class SmallCnn : ClassifierNetwork
         return nn.functional.adaptive_avg_pool2d(x, 1).flatten(1);
     }
 
-    private static Tensor Block(Conv2d conv, BatchNorm2d? bn, Tensor x)
+    private static Tensor Block(GuardedConv2d conv, BatchNorm2d? bn, Tensor x)
     {
         var y = conv.call(x);
         if (bn is not null) y = bn.call(y);

@@ -46,5 +46,5 @@ public sealed class StridedPointwiseConv2d : nn.Module<Tensor, Tensor>
         : input[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(null, null, Stride), TensorIndex.Slice(null, null, Stride)];
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor input) => nn.functional.conv2d(Subsample(input), weight);
+    public override Tensor forward(Tensor input) => ConvolutionBackendGuard.Convolve(Subsample(input), weight, null, [1, 1], [0, 0], [1, 1]);
 }

@@ -23,7 +23,7 @@ public sealed class BenchmarkAndStudyProgramTests
         string text = output.ToString();
 
         Assert.True(code == 0, text);
-        foreach (var header in new[] { "## Training step", "## FlatDebias step cost", "## Preprocessing", "## Feature cache", "## OpenMP wait policy", "## Feature extraction", "## Frozen-backbone table", "## Methods" })
+        foreach (var header in new[] { "## Training step", "## FlatDebias step cost", "## Preprocessing", "## Feature cache", "## OpenMP wait policy", "## Feature extraction", "## Frozen-backbone table", "## Correct convolutions", "## Methods" })
             Assert.Contains(header, text);
         var lines = text.Split('\n', StringSplitOptions.TrimEntries);
         AssertMeasuredNumbers(lines.Single(l => l.StartsWith("ResNet18 ", StringComparison.Ordinal)), 3);
@@ -35,6 +35,7 @@ public sealed class BenchmarkAndStudyProgramTests
         AssertMeasuredNumbers(lines.Single(l => l.StartsWith("ONNX Runtime via ML.NET ApplyOnnxModel", StringComparison.Ordinal))["ONNX Runtime via ML.NET ApplyOnnxModel".Length..], 4);
         AssertMeasuredNumbers(lines.Single(l => l.StartsWith("TorchSharp, eval + no_grad", StringComparison.Ordinal))["TorchSharp, eval + no_grad".Length..], 3);
         Assert.Contains(lines, l => l.StartsWith("three-method table with extraction: ", StringComparison.Ordinal));
+        AssertMeasuredNumbers(lines.Single(l => l.StartsWith("SmallCnn      4   28px", StringComparison.Ordinal)), 6);
         foreach (var method in new[] { "ERM", "DFR", "GroupDRO", "FlatDebias", "JTT", "PGD", "LfF" })
             AssertMeasuredNumbers(lines.Single(l => l.StartsWith($"| {method} | ", StringComparison.Ordinal)).Replace("|", " ", StringComparison.Ordinal), 3);
     }

@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace MLNet.FlatDebias.Trainers;
 
@@ -65,60 +64,28 @@ internal static class OpenMpWaitPolicy
             return;
         }
         if (!(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return;
-        if (OpenMpAlreadyLoaded())
+        if (NativeEnvironment.LibtorchAlreadyLoaded())
         {
             Source = OpenMpWaitPolicySource.TooLate;
             return;
         }
-        try
+        // The managed environment holds both the inherited variables and those set through .NET: forward a user's
+        // value to the native environment so that OpenMP sees what the user asked for.
+        string? user = Environment.GetEnvironmentVariable(Variable);
+        bool userValue = !string.IsNullOrEmpty(user);
+        if (!userValue && !string.IsNullOrEmpty(NativeEnvironment.Get(Variable)))
         {
-            // The managed environment holds both the inherited variables and those set through .NET: forward a user's
-            // value to the native environment so that OpenMP sees what the user asked for.
-            string? user = Environment.GetEnvironmentVariable(Variable);
-            if (!string.IsNullOrEmpty(user))
-            {
-                _ = SetEnvironment(Variable, user, 1);
-                Source = OpenMpWaitPolicySource.SetByUser;
-            }
-            else
-            {
-                _ = SetEnvironment(Variable, Passive, 0);
-                Source = OpenMpWaitPolicySource.SetByLibrary;
-            }
+            Source = OpenMpWaitPolicySource.SetByUser; // set natively by the application itself
+            return;
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        if (!NativeEnvironment.Set(Variable, userValue ? user! : Passive))
         {
             Source = OpenMpWaitPolicySource.NotHandled;
+            return;
         }
+        Source = userValue ? OpenMpWaitPolicySource.SetByUser : OpenMpWaitPolicySource.SetByLibrary;
     }
 
     /// <summary>The variable's value in the native environment (what OpenMP reads), or null.</summary>
-    internal static string? NativeValue()
-    {
-        if (!(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return Environment.GetEnvironmentVariable(Variable);
-        var pointer = GetEnvironment(Variable);
-        return pointer == IntPtr.Zero ? null : Marshal.PtrToStringUTF8(pointer);
-    }
-
-    /// <summary>True when libtorch (and with it the OpenMP runtime it ships) is already mapped into this process (Linux).</summary>
-    private static bool OpenMpAlreadyLoaded()
-    {
-        const string maps = "/proc/self/maps";
-        if (!File.Exists(maps)) return false;
-        try
-        {
-            foreach (var line in File.ReadLines(maps))
-                if (line.Contains("libtorch_cpu", StringComparison.Ordinal)) return true;
-        }
-        catch (IOException)
-        {
-        }
-        return false;
-    }
-
-    [DllImport("libc", EntryPoint = "setenv", CharSet = CharSet.Ansi, ExactSpelling = true)]
-    private static extern int SetEnvironment([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
-
-    [DllImport("libc", EntryPoint = "getenv", CharSet = CharSet.Ansi, ExactSpelling = true)]
-    private static extern IntPtr GetEnvironment([MarshalAs(UnmanagedType.LPUTF8Str)] string name);
+    internal static string? NativeValue() => NativeEnvironment.Get(Variable);
 }

@@ -13,6 +13,7 @@ public static class TorchRuntime
     private const string GlibcxxVersion = "GLIBCXX_3.4.32";
     private static readonly object Gate = new();
     private static bool loaded;
+    private static bool nnpackDisabled;
 
     /// <summary>Makes sure TorchSharp's native libraries are loaded; cheap after the first call.</summary>
     /// <exception cref="InvalidOperationException">The native backend cannot be loaded; the message names the
@@ -33,7 +34,90 @@ public static class TorchRuntime
                     "TorchSharp's native library could not be loaded. " + Diagnose(AppContext.BaseDirectory) +
                     " (TorchSharp said: " + Innermost(e).Message + ")", e);
             }
+            nnpackDisabled = LibTorchContext.TryDisableNnpack();
             loaded = true;
+        }
+    }
+
+    /// <summary>
+    /// The instruction-set cap of libtorch's oneDNN (its convolution backend on the CPU) in the native environment:
+    /// <c>DNNL_MAX_CPU_ISA</c>, else <c>ONEDNN_MAX_CPU_ISA</c>; null for none (oneDNN then uses every instruction the CPU
+    /// has). The library sets none; a value the application sets through <see cref="Environment.SetEnvironmentVariable(string, string)"/>
+    /// before its first use of the library is forwarded to the native environment (on Linux and macOS .NET's own call does
+    /// not reach it), where oneDNN reads it once, at its first primitive.
+    /// </summary>
+    /// <remarks>
+    /// <c>DNNL_MAX_CPU_ISA=AVX2</c> is the other way around the defects that <see cref="ConvolutionGuard"/> handles: oneDNN's
+    /// AVX2 kernels are right where its AVX-512 kernels are wrong, and 1.2-1.9x slower on convolutions on an AVX-512 CPU.
+    /// It also covers networks of your own built with TorchSharp's <c>Conv2d</c>, which the guard does not.
+    /// </remarks>
+    public static string? OneDnnInstructionSetValue => OneDnnInstructionSet.NativeValue();
+
+    /// <summary>
+    /// Whether the library checks each convolution shape its networks compute and computes it by a path the backend gets
+    /// right. Default <see cref="ConvolutionGuardMode.Auto"/>, or what the environment variable
+    /// <c>MLNET_FLATDEBIAS_CONVOLUTION_GUARD</c> (<c>auto</c> or <c>off</c>) says; setting this property overrides both from
+    /// then on.
+    /// </summary>
+    /// <remarks>
+    /// <para>Why: libtorch 2.10's oneDNN computes some convolutions wrong with its AVX-512 kernels, silently (errors of order
+    /// one, or NaN): on this project's AVX-512 machines, the input gradient of 3x3 convolutions whose output channels are
+    /// not a multiple of 16, the output of 3x3 convolutions with more than 16 input channels that are not a multiple of 16,
+    /// the input gradient of some stride-2 convolutions of odd-sized inputs, and second-order gradients of 1x1 convolutions
+    /// at small batches. Its kernels for whole blocks of 16 channels, and its AVX2 kernels, are right.</para>
+    /// <para>Every convolution of a library network (<see cref="Networks.GuardedConv2d"/>) is looked up by its
+    /// <see cref="ConvolutionShape"/> (channels, kernel, stride, padding, input size, batch, which gradients are taken).
+    /// The first time a shape is met it is checked in float32 against float64 (output, weight gradient, input gradient
+    /// where taken, second-order gradients where the trace penalty takes them; at one thread, where the defects show every
+    /// time, and at the process's thread count) by the paths of <see cref="ConvolutionPath"/> in order: directly, with
+    /// channels padded to multiples of 16, unfolded into a matrix product. The first that passes is used for that shape from
+    /// then on; where none passes, the call throws an <see cref="InvalidOperationException"/> that names the operations and
+    /// the shape, rather than train or predict on wrong numbers. Where the backend is right (AVX2-only CPUs, channel counts
+    /// in multiples of 16, <c>DNNL_MAX_CPU_ISA=AVX2</c>) every convolution stays direct: full speed, results bit for bit as
+    /// without the guard. The checks take about 0.1 s for the small networks, 5 s for a ResNet-18 and 15 s for a ResNet-50
+    /// at 224 px in batches of 8, once per process; <see cref="ConvolutionGuardReport"/> lists them
+    /// (docs/native-backend.md has the measurements).</para>
+    /// <para>Networks of your own given to <see cref="Fisher.FisherTrace"/> or <see cref="Fisher.LastLayerGradientNorm"/>
+    /// with a TorchSharp <c>Conv2d</c> make those calls throw where the backend has the known defects
+    /// (<see cref="ConvolutionBackendDefective"/>); build them with <see cref="Networks.GuardedConv2d"/>, or start the process
+    /// with <c>DNNL_MAX_CPU_ISA=AVX2</c> (<see cref="OneDnnInstructionSetValue"/>).</para>
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException">Set to a value that is not a <see cref="ConvolutionGuardMode"/>.</exception>
+    public static ConvolutionGuardMode ConvolutionGuard
+    {
+        get => ConvolutionBackendGuard.Process.Mode;
+        set => ConvolutionBackendGuard.Process.Mode = value;
+    }
+
+    /// <summary>True when the convolution backend, as this process runs it, has the known defects of libtorch 2.10's oneDNN
+    /// at full AVX-512 width (two probes in float32 against float64, run the first time this is read; false on AVX2-only
+    /// CPUs and under <c>DNNL_MAX_CPU_ISA=AVX2</c>). Reading it loads libtorch.</summary>
+    public static bool ConvolutionBackendDefective
+    {
+        get
+        {
+            EnsureLoaded();
+            return ConvolutionBackendGuard.Process.DefectFound;
+        }
+    }
+
+    /// <summary>What the convolution guard has found and decided in this process so far: the probes, every shape checked,
+    /// and the path each is computed by (see <see cref="ConvolutionGuard"/>). Its <c>ToString()</c> is a short summary.</summary>
+    public static ConvolutionGuardReport ConvolutionGuardReport => ConvolutionBackendGuard.Process.Report();
+
+    /// <summary>
+    /// True when the library turned libtorch's NNPACK convolutions off when it loaded libtorch (false before it loads, and
+    /// on a libtorch build whose context functions it cannot find). Where NNPACK cannot initialise (an unsupported CPU)
+    /// libtorch prints <c>Could not initialize NNPACK! Reason: Unsupported hardware.</c> on every convolution oneDNN does
+    /// not take (float64, single rows); the library never computes with NNPACK (it has no backward pass, and float32
+    /// batches go to oneDNN), so turning it off changes no result and keeps the console quiet.
+    /// </summary>
+    public static bool NnpackDisabled
+    {
+        get
+        {
+            EnsureLoaded();
+            return nnpackDisabled;
         }
     }
 
