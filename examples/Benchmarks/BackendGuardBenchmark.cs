@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Benchmarks;
 

@@ -1,4 +1,8 @@
 using System.Globalization;
+using MLNet.FlatDebias.Runtime;
+using MLNet.FlatDebias.Datasets.Mnist;
+using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Trainers.Networks;
 
 namespace MLNet.FlatDebias.Benchmarks;
 
@@ -47,7 +51,7 @@ public static class BenchmarkProgram
             {
                 case "--quick": quick = true; break;
                 case "--threads" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int threads) && threads > 0:
-                    MLNet.FlatDebias.Trainers.TorchRuntime.SetNumberOfThreads(threads);
+                    MLNet.FlatDebias.Runtime.TorchRuntime.SetNumberOfThreads(threads);
                     i++;
                     break;
                 case "-h" or "--help": output.WriteLine(Usage); return 0;
@@ -59,7 +63,7 @@ public static class BenchmarkProgram
         }
         if (suites.Count == 0) suites.AddRange(["network", "fisher", "preprocessing", "cache", "openmp", "extraction", "frozen", "guard", "methods"]);
 
-        output.WriteLine($"MLNet.FlatDebias benchmarks: {Environment.ProcessorCount} cores, torch threads {MLNet.FlatDebias.Trainers.TorchRuntime.NumberOfThreads}, OMP_WAIT_POLICY {MLNet.FlatDebias.Trainers.TorchRuntime.OpenMpWaitPolicyValue ?? "unset"} ({MLNet.FlatDebias.Trainers.TorchRuntime.OpenMpWaitPolicySource}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(quick ? ", quick" : "")}");
+        output.WriteLine($"MLNet.FlatDebias benchmarks: {Environment.ProcessorCount} cores, torch threads {MLNet.FlatDebias.Runtime.TorchRuntime.NumberOfThreads}, OMP_WAIT_POLICY {MLNet.FlatDebias.Runtime.TorchRuntime.OpenMpWaitPolicyValue ?? "unset"} ({MLNet.FlatDebias.Runtime.TorchRuntime.OpenMpWaitPolicySource}), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(quick ? ", quick" : "")}");
         foreach (var suite in suites)
         {
             output.WriteLine();

@@ -3,6 +3,7 @@ using MLNet.FlatDebias.Trainers.Fisher;
 using MLNet.FlatDebias.Trainers.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Benchmarks;
 

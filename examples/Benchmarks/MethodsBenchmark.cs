@@ -3,7 +3,8 @@ using System.Globalization;
 using Microsoft.ML;
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
+using MLNet.FlatDebias.Trainers.LastLayer;
 
 namespace MLNet.FlatDebias.Benchmarks;
 

@@ -2,6 +2,7 @@ using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Benchmarks;
 

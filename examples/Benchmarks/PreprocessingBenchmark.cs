@@ -3,8 +3,9 @@ using System.Runtime.InteropServices;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.FlatDebias.Transforms;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
 using SkiaSharp;
+using MLNet.FlatDebias.Datasets.Waterbirds;
 
 namespace MLNet.FlatDebias.Benchmarks;
 

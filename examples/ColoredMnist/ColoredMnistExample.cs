@@ -3,8 +3,8 @@ using System.Globalization;
 using Microsoft.ML;
 using MLNet.FlatDebias.Metrics;
 using MLNet.FlatDebias.Trainers;
-using MLNet.FlatDebias.Transforms.Mnist;
-using ColoredMnistData = MLNet.FlatDebias.Transforms.Mnist.ColoredMnist;
+using MLNet.FlatDebias.Datasets.Mnist;
+using ColoredMnistData = MLNet.FlatDebias.Datasets.Mnist.ColoredMnist;
 
 namespace MLNet.FlatDebias.Examples.ColoredMnist;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
-using MLNet.FlatDebias.Transforms.Mnist;
-using ColoredMnistData = MLNet.FlatDebias.Transforms.Mnist.ColoredMnist;
+using MLNet.FlatDebias.Datasets.Mnist;
+using ColoredMnistData = MLNet.FlatDebias.Datasets.Mnist.ColoredMnist;
 
 namespace MLNet.FlatDebias.Examples.ColoredMnist;
 

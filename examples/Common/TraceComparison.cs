@@ -1,5 +1,6 @@
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Fisher;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Examples;
 

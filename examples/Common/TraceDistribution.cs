@@ -2,6 +2,7 @@ using MLNet.FlatDebias.Trainers.Fisher;
 using MLNet.FlatDebias.Trainers.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Trainers;
 
 namespace MLNet.FlatDebias.Examples;
 

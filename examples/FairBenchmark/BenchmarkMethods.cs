@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Trainers.LastLayer;
 
 namespace MLNet.FlatDebias.Examples.FairBenchmark;
 

@@ -2,7 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
 using MLNet.FlatDebias.Trainers;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Examples.FairBenchmark;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.ML;
 using MLNet.FlatDebias.Trainers;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
 
 namespace MLNet.FlatDebias.Examples.FairBenchmark;
 

@@ -4,7 +4,9 @@ using System.Text;
 using Microsoft.ML;
 using MLNet.FlatDebias.Metrics;
 using MLNet.FlatDebias.Trainers;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
+using MLNet.FlatDebias.Runtime;
+using MLNet.FlatDebias.Trainers.Networks;
 
 namespace MLNet.FlatDebias.Examples.MethodStudy;
 
@@ -80,7 +82,7 @@ public static class StudyProgram
             StudyCharts.Write(existing.All, outFolder);
             return 0;
         }
-        MLNet.FlatDebias.Trainers.TorchRuntime.SetNumberOfThreads(threads);
+        MLNet.FlatDebias.Runtime.TorchRuntime.SetNumberOfThreads(threads);
         Directory.CreateDirectory(outFolder);
         var ml = new MLContext(0);
         var mnist = MnistDataset.Load(mnistFolder);

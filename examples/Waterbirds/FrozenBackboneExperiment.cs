@@ -6,6 +6,9 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Transforms;
+using MLNet.FlatDebias.Datasets.Waterbirds;
+using MLNet.FlatDebias.Trainers.LastLayer;
+using MLNet.FlatDebias.Trainers.Networks;
 
 namespace MLNet.FlatDebias.Examples.Waterbirds;
 

@@ -6,7 +6,8 @@ using MLNet.FlatDebias.Metrics;
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Transforms;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
+using MLNet.FlatDebias.Datasets.Waterbirds;
 
 namespace MLNet.FlatDebias.Examples.Waterbirds;
 

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.FlatDebias.Metrics;
 using MLNet.FlatDebias.Transforms;
+using MLNet.FlatDebias.Datasets.Waterbirds;
 
 namespace MLNet.FlatDebias.Examples.Waterbirds;
 

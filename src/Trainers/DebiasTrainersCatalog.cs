@@ -1,5 +1,6 @@
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
+using MLNet.FlatDebias.Trainers.LastLayer;
 
 namespace Microsoft.ML;
 

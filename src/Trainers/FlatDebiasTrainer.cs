@@ -1,5 +1,6 @@
 using MLNet.FlatDebias.Trainers.Fisher;
 using MLNet.FlatDebias.Trainers.Objectives;
+using MLNet.FlatDebias.Trainers.Engine;
 
 namespace MLNet.FlatDebias.Trainers;
 
@@ -78,13 +79,13 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         /// Range: &gt; 0.</summary>
         public double MaxDual { get; set; } = TrainerDefaults.MaxDual;
 
-        /// <summary>Which parameters the trace covers. Default <see cref="Fisher.TraceScope.Head"/>.</summary>
+        /// <summary>Which parameters the trace covers. Default <see cref="TraceScope.Head"/>.</summary>
         public TraceScope TraceScope { get; set; } = TrainerDefaults.Scope;
 
-        /// <summary>How the expectation over labels is taken. Default <see cref="Fisher.TraceEstimator.Empirical"/>.</summary>
+        /// <summary>How the expectation over labels is taken. Default <see cref="TraceEstimator.Empirical"/>.</summary>
         public TraceEstimator TraceEstimator { get; set; } = TrainerDefaults.Estimator;
 
-        /// <summary>Which path the penalty's gradient takes. Default <see cref="Fisher.TraceGradient.Loss"/>.</summary>
+        /// <summary>Which path the penalty's gradient takes. Default <see cref="TraceGradient.Loss"/>.</summary>
         public TraceGradient TraceGradient { get; set; } = TrainerDefaults.Gradient;
 
         /// <summary>Whose traces drive the multipliers: the model frozen at the end of the warm-up (default) or the model

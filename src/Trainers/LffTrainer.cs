@@ -1,4 +1,5 @@
 using MLNet.FlatDebias.Trainers.Objectives;
+using MLNet.FlatDebias.Trainers.Engine;
 
 namespace MLNet.FlatDebias.Trainers;
 

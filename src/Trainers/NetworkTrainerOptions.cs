@@ -76,7 +76,7 @@ public abstract class NetworkTrainerOptions
     public int Seed { get; set; }
 
     /// <summary>libtorch's intra-op threads, set for the whole process at the start of <c>Fit</c>
-    /// (<see cref="TorchRuntime.SetNumberOfThreads"/>), or null (default) to leave libtorch's setting (one per core, or
+    /// (<see cref="Runtime.TorchRuntime.SetNumberOfThreads"/>), or null (default) to leave libtorch's setting (one per core, or
     /// <c>OMP_NUM_THREADS</c>). Range: 1 and up. Results depend on it: the same seed repeats at the same thread count.</summary>
     public int? NumberOfThreads { get; set; }
 

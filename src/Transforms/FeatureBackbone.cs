@@ -4,6 +4,7 @@ using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Trainers.Onnx;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Transforms;
 

@@ -1,6 +1,7 @@
 using Microsoft.ML;
+using MLNet.FlatDebias.Transforms;
 
-namespace MLNet.FlatDebias.Transforms;
+namespace Microsoft.ML;
 
 /// <summary>Catalog entry for <see cref="PretrainedFeaturesEstimator"/>.</summary>
 public static class PretrainedFeaturesCatalog

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using MLNet.FlatDebias.Common;
+using MLNet.FlatDebias.Trainers.Onnx;
 
 namespace MLNet.FlatDebias.Transforms;
 

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.FlatDebias.Trainers.Networks;
+using MLNet.FlatDebias.Trainers;
 
 namespace MLNet.FlatDebias.Transforms;
 

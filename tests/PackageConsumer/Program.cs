@@ -15,6 +15,7 @@ using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Transforms;
 using SkiaSharp;
+using MLNet.FlatDebias.Trainers.LastLayer;
 
 string folder = args.Length > 0 ? args[0] : Path.Combine(Path.GetTempPath(), "flatdebias-consumer");
 Directory.CreateDirectory(folder);

@@ -5,6 +5,7 @@ using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Trainers.Objectives;
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Trainers.Engine;
 

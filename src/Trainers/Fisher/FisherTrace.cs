@@ -1,5 +1,6 @@
 using MLNet.FlatDebias.Trainers.Networks;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Trainers.Fisher;
 

@@ -1,6 +1,7 @@
 using MLNet.FlatDebias.Trainers.Losses;
 using MLNet.FlatDebias.Trainers.Networks;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Trainers.Fisher;
 

@@ -1,6 +1,7 @@
 using MLNet.FlatDebias.Trainers.Networks;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Trainers.Fisher;
 

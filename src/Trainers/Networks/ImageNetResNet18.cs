@@ -1,6 +1,8 @@
 using MLNet.FlatDebias.Trainers.Onnx;
 using Onnx;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Common;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Trainers.Networks;
 

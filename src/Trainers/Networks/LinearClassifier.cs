@@ -11,8 +11,8 @@ namespace MLNet.FlatDebias.Trainers.Networks;
 /// <remarks>
 /// <para><see cref="ClassifierNetwork.Features"/> is the flattened input itself (<c>x.flatten(1)</c>, no parameters)
 /// and <see cref="Head"/> is the only layer, so the network's parameters are exactly the head's. This is the regime
-/// where the head-only Fisher trace (<see cref="Fisher.TraceScope.Head"/>, the closed form
-/// <c>(1 - ||p||^2)(||x||^2 + 1)</c>) is the trace over all parameters (<see cref="Fisher.TraceScope.Full"/>): the
+/// where the head-only Fisher trace (<see cref="TraceScope.Head"/>, the closed form
+/// <c>(1 - ||p||^2)(||x||^2 + 1)</c>) is the trace over all parameters (<see cref="TraceScope.Full"/>): the
 /// paper's definition of the per-sample trace, with nothing left out, at the head's cost.</para>
 /// <para>State-dictionary names: <c>fc.weight</c> (<c>[K, C*H*W]</c>) and <c>fc.bias</c> (<c>[K]</c>).</para>
 /// </remarks>

@@ -1,6 +1,7 @@
 using System.Collections;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Trainers.Networks;
 

@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Trainers.Networks;
 

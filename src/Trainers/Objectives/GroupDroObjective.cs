@@ -1,5 +1,6 @@
 using MLNet.FlatDebias.Trainers.Engine;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Metrics;
 
 namespace MLNet.FlatDebias.Trainers.Objectives;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using Onnx;
+using MLNet.FlatDebias.Trainers.Networks;
 
 namespace MLNet.FlatDebias.Trainers.Onnx;
 

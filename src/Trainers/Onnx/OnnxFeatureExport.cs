@@ -3,6 +3,7 @@ using MLNet.FlatDebias.Trainers.Networks;
 using Onnx;
 using static TorchSharp.torch;
 using DataType = Onnx.TensorProto.Types.DataType;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Trainers.Onnx;
 

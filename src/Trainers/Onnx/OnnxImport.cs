@@ -2,6 +2,7 @@ using System.Globalization;
 using MLNet.FlatDebias.Trainers.Networks;
 using Onnx;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Trainers.Onnx;
 

@@ -7,6 +7,7 @@ using MLNet.FlatDebias.Trainers.Networks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Tests.Backend;
 

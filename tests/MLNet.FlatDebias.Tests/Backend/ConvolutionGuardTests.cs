@@ -5,6 +5,8 @@ using MLNet.FlatDebias.Trainers.Networks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
+using MLNet.FlatDebias.Trainers.Fisher;
 
 namespace MLNet.FlatDebias.Tests.Backend;
 

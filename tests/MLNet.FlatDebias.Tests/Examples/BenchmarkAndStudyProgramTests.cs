@@ -2,6 +2,7 @@ using System.Globalization;
 using MLNet.FlatDebias.Benchmarks;
 using MLNet.FlatDebias.Examples.MethodStudy;
 using MLNet.FlatDebias.Tests.Infrastructure;
+using MLNet.FlatDebias.Trainers.Networks;
 
 namespace MLNet.FlatDebias.Tests.Examples;
 

@@ -3,7 +3,7 @@ using Microsoft.ML.Data;
 using MLNet.FlatDebias.Examples.ColoredMnist;
 using MLNet.FlatDebias.Tests.Infrastructure;
 using MLNet.FlatDebias.Tests.Transforms;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
 
 namespace MLNet.FlatDebias.Tests.Examples;
 

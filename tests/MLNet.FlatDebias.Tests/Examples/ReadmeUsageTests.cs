@@ -5,6 +5,7 @@ using MLNet.FlatDebias.Tests.Transforms;
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Transforms;
+using MLNet.FlatDebias.Datasets.Waterbirds;
 
 namespace MLNet.FlatDebias.Tests.Examples;
 

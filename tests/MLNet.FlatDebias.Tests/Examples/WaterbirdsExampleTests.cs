@@ -3,6 +3,8 @@ using Microsoft.ML.Data;
 using MLNet.FlatDebias.Examples.Waterbirds;
 using MLNet.FlatDebias.Tests.Infrastructure;
 using MLNet.FlatDebias.Transforms;
+using MLNet.FlatDebias.Datasets.Waterbirds;
+using MLNet.FlatDebias.Trainers.Networks;
 
 namespace MLNet.FlatDebias.Tests.Examples;
 

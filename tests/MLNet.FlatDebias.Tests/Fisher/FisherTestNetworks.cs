@@ -3,6 +3,7 @@ using MLNet.FlatDebias.Trainers.Networks;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Tests.Fisher;
 

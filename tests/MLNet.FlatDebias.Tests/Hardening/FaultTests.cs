@@ -92,7 +92,7 @@ public sealed class FaultTests
         var options = new FlatDebiasTrainer.Options
         {
             Network = NetworkKind.SmallCnn, NetworkWidth = 4, NumberOfEpochs = 8, BatchSize = 8, Device = TrainingDevice.Cpu, Seed = 3,
-            TraceScope = MLNet.FlatDebias.Trainers.Fisher.TraceScope.Full, TraceGradient = MLNet.FlatDebias.Trainers.Fisher.TraceGradient.Full,
+            TraceScope = TraceScope.Full, TraceGradient = TraceGradient.Full,
             TraceBoundQuantile = 0.5, DualLearningRate = 1,
             StepProgress = new SynchronousProgress<StepReport>(_ =>
             {

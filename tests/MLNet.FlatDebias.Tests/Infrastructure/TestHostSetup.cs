@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Tests.Infrastructure;
 

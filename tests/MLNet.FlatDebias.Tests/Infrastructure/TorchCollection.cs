@@ -1,4 +1,5 @@
 using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Tests.Infrastructure;
 

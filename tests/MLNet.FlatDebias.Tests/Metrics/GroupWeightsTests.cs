@@ -1,6 +1,7 @@
 using MLNet.FlatDebias.Tests.Infrastructure;
 using Microsoft.ML;
 using static MLNet.FlatDebias.Tests.Metrics.MetricsTestData;
+using MLNet.FlatDebias.Metrics;
 
 namespace MLNet.FlatDebias.Tests.Metrics;
 

@@ -4,6 +4,7 @@ using MLNet.FlatDebias.Trainers.Networks;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Tests.Networks;
 

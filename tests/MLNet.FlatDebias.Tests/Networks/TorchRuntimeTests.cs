@@ -1,6 +1,7 @@
 using MLNet.FlatDebias.Tests.Infrastructure;
 using MLNet.FlatDebias.Trainers;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Tests.Networks;
 

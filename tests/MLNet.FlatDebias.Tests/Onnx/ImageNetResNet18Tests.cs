@@ -5,6 +5,7 @@ using MLNet.FlatDebias.Trainers.Onnx;
 using Onnx;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Tests.Onnx;
 

@@ -4,6 +4,7 @@ using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Trainers.Onnx;
 using Onnx;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Trainers;
 
 namespace MLNet.FlatDebias.Tests.Onnx;
 

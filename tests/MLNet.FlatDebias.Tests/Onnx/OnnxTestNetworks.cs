@@ -2,6 +2,7 @@ using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Trainers.Onnx;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Tests.Onnx;
 

@@ -13,7 +13,7 @@ public sealed class CheckpointTests
     {
         Network = NetworkKind.SmallCnn, NetworkWidth = 4, NumberOfEpochs = epochs, BatchSize = 16, LearningRate = 3e-3,
         Optimizer = OptimizerKind.Adam, Seed = 5, Device = TrainingDevice.Cpu, CheckpointDirectory = folder,
-        WarmupEpochs = 1, TraceBoundQuantile = 0.5, TraceEstimator = MLNet.FlatDebias.Trainers.Fisher.TraceEstimator.Sampled,
+        WarmupEpochs = 1, TraceBoundQuantile = 0.5, TraceEstimator = TraceEstimator.Sampled,
         ModelSelection = ModelSelection.ValidationWorstGroupAccuracy, GroupColumnName = "Group",
     };
 

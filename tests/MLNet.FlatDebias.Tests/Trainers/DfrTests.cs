@@ -7,6 +7,7 @@ using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
 using TorchSharp;
 using Xunit.Abstractions;
+using MLNet.FlatDebias.Trainers.LastLayer;
 
 namespace MLNet.FlatDebias.Tests.Trainers;
 

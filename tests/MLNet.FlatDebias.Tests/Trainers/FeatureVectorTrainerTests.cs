@@ -6,6 +6,7 @@ using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Trainers.LastLayer;
 
 namespace MLNet.FlatDebias.Tests.Trainers;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using MLNet.FlatDebias.Benchmarks;
 using MLNet.FlatDebias.Tests.Infrastructure;
 using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Tests.Trainers;
 

@@ -3,6 +3,8 @@ using Microsoft.ML.Data;
 using MLNet.FlatDebias.Tests.Infrastructure;
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
+using MLNet.FlatDebias.Metrics;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Tests.Trainers;
 

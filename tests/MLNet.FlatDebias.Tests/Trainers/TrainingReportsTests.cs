@@ -1,4 +1,5 @@
 using MLNet.FlatDebias.Trainers;
+using MLNet.FlatDebias.Metrics;
 
 namespace MLNet.FlatDebias.Tests.Trainers;
 

@@ -3,7 +3,8 @@ using Microsoft.ML.Data;
 using MLNet.FlatDebias.Tests.Infrastructure;
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
+using MLNet.FlatDebias.Metrics;
 
 namespace MLNet.FlatDebias.Tests.Transforms;
 

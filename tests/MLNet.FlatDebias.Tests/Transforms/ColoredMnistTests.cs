@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
+using MLNet.FlatDebias.Metrics;
 
 namespace MLNet.FlatDebias.Tests.Transforms;
 

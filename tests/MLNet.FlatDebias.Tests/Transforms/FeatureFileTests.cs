@@ -4,6 +4,7 @@ using MLNet.FlatDebias.Tests.Infrastructure;
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Transforms;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Tests.Transforms;
 

@@ -1,6 +1,6 @@
 using MLNet.FlatDebias.Tests.Infrastructure;
 using System.IO.Compression;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
 
 namespace MLNet.FlatDebias.Tests.Transforms;
 

@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Transforms;
 using SkiaSharp;
+using MLNet.FlatDebias.Trainers;
 
 namespace MLNet.FlatDebias.Tests.Transforms;
 

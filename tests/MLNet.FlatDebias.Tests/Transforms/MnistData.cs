@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
 
 namespace MLNet.FlatDebias.Tests.Transforms;
 

@@ -1,7 +1,7 @@
 using MLNet.FlatDebias.Tests.Infrastructure;
 using System.Formats.Tar;
 using System.IO.Compression;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
 
 namespace MLNet.FlatDebias.Tests.Transforms;
 

@@ -5,6 +5,7 @@ using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Transforms;
 using static TorchSharp.torch;
+using MLNet.FlatDebias.Runtime;
 
 namespace MLNet.FlatDebias.Tests.Transforms;
 

@@ -2,6 +2,7 @@ using MLNet.FlatDebias.Tests.Infrastructure;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.FlatDebias.Transforms;
+using MLNet.FlatDebias.Datasets.Waterbirds;
 
 namespace MLNet.FlatDebias.Tests.Transforms;
 

@@ -2,8 +2,9 @@ using MLNet.FlatDebias.Tests.Infrastructure;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.FlatDebias.Transforms;
-using MLNet.FlatDebias.Transforms.Mnist;
+using MLNet.FlatDebias.Datasets.Mnist;
 using SkiaSharp;
+using MLNet.FlatDebias.Datasets.Waterbirds;
 
 namespace MLNet.FlatDebias.Tests.Transforms;
 

@@ -1,0 +1,52 @@
+using MLNet.FlatDebias.Trainers.Fisher;
+using MLNet.FlatDebias.Trainers.Networks;
+using MLNet.FlatDebias.Trainers.Losses;
+
+namespace MLNet.FlatDebias.Trainers;
+
+/// <summary>Default settings, defined once and used by the options classes and the catalog's simple overloads.</summary>
+internal static class TrainerDefaults
+{
+    public const NetworkKind Network = NetworkKind.ResNet50;
+    public const int NumberOfEpochs = 10;
+    public const int BatchSize = 32;
+    public const double LearningRate = 1e-3;
+
+    // GroupDRO (Sagawa et al. 2020): eta_q = 0.01, no generalisation adjustment.
+    public const double GroupStepSize = 0.01;
+
+    // GroupDRO samples group-balanced batches, as the reference code runs it (--reweight_groups).
+    public const bool GroupBalancedSampling = true;
+
+    // LfF (Nam et al. 2020, and their code alinlab/LfF): GCE exponent q = 0.7, loss moving-average alpha = 0.7.
+    public const double LffQ = Losses.GeneralizedCrossEntropy.DefaultQ;
+    public const double LffEmaAlpha = 0.7;
+
+    // FlatDebias: the variant chosen by the method study (docs/method-study.md: head trace of a frozen warm-up model, loss
+    // penalty, top-k); its numbers re-decided by the fair benchmark (docs/benchmark.md): the draw with the best validation
+    // worst-group accuracy on the choosing sets (draw 1: quantile 0.828, dual step 0.0813, cap 84.3, warm-up 1, top 16),
+    // rounded to two significant figures. The paper's definition is FlatDebiasTrainer.Options.PaperExact().
+    public const TraceScope Scope = TraceScope.Head;
+    public const TraceEstimator Estimator = TraceEstimator.Empirical;
+    public const TraceGradient Gradient = TraceGradient.Loss;
+    public const double TraceBoundQuantile = 0.83;
+    public const int WarmupEpochs = 1;
+    public const double DualLearningRate = 0.08;
+    public const double MaxDual = 84;
+    public const TraceReference Reference = TraceReference.WarmupModel;
+    public const MultiplierUse Use = MultiplierUse.Penalty;
+    public const int TopK = 16;
+
+    // DFR (Kirichenko et al. 2023, dfr_evaluate_spurious.py): the Waterbirds grid of inverse L1 strengths, 20 retrains
+    // averaged, the held-out set halved for tuning.
+    public const int DfrNumberOfRetrains = 20;
+    public const double DfrTuningFraction = 0.5;
+
+    public static double[] DfrInverseRegularizationValues() => [1, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01];
+
+    // The two-stage trainers: T, a short first stage for short schedules (JTT's Waterbirds setting is 60 of 300 epochs);
+    // JTT's lambda_up for Waterbirds; PGD's norm exponent of the released code (--norm_scale).
+    public const int FirstStageEpochs = 2;
+    public const double JttUpweightFactor = 100;
+    public const double PgdNormExponent = 0.7;
+}
