@@ -11,8 +11,8 @@ namespace MLNet.FlatDebias.Benchmarks;
 /// <summary>
 /// What correct convolutions cost on this CPU: an ERM step with the library's default (the full instruction set, the
 /// convolution guard computing around wrong kernels: <see cref="TorchRuntime.ConvolutionGuard"/>), with the guard off
-/// (fastest, and wrong where the backend has defects), and with oneDNN capped at AVX2 (<c>DNNL_MAX_CPU_ISA=AVX2</c>, the
-/// other safe path), each in a fresh process of this program (<see cref="ChildCommand"/>), because oneDNN reads its cap
+/// (fastest, and wrong where the backend has defects), and with oneDNN capped at AVX2 (<c>DNNL_MAX_CPU_ISA=AVX2</c>, guarded
+/// too: its AVX2 kernels have the same defects at multiples of 8), each in a fresh process of this program (<see cref="ChildCommand"/>), because oneDNN reads its cap
 /// once; plus the guard's one-time checks. The child's <see cref="ScoresFlag"/> mode trains a small network through the
 /// public API and prints its scores, which the tests compare across those settings.
 /// </summary>
@@ -61,7 +61,8 @@ internal static class BackendGuardBenchmark
         }
         output.WriteLine("guarded: the library's default (full instruction set; not direct: shapes the guard padded or unfolded; check s: its one-time checks);");
         output.WriteLine("unguarded: MLNET_FLATDEBIAS_CONVOLUTION_GUARD=off (wrong where defects is True: the probes of the known defects);");
-        output.WriteLine($"AVX2: DNNL_MAX_CPU_ISA=AVX2, the other safe path. Times: medians of {(quick ? "one process" : "5 processes")} per configuration, in turns.");
+        output.WriteLine($"AVX2: DNNL_MAX_CPU_ISA=AVX2, guarded too (oneDNN's AVX2 kernels are wrong for channel counts that are not a multiple of 8).");
+        output.WriteLine($"Times: medians of {(quick ? "one process" : "5 processes")} per configuration, in turns.");
     }
 
     /// <summary>

