@@ -72,7 +72,8 @@ public abstract class NetworkTrainerOptions
     public OptimizerKind Optimizer { get; set; } = OptimizerKind.Sgd;
 
     /// <summary>Seed for weight initialisation, data order and sampling: the same seed on the same machine
-    /// gives the same model. Default 0.</summary>
+    /// gives the same model. Default 0. This is the only seed the trainers use: <c>new MLContext(seed: ...)</c> does not
+    /// reach them (another MLContext seed gives the same model; another <c>Seed</c> here gives another one).</summary>
     public int Seed { get; set; }
 
     /// <summary>libtorch's intra-op threads, set for the whole process at the start of <c>Fit</c>

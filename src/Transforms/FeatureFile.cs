@@ -35,6 +35,9 @@ public static class FeatureFile
     /// them); null (default) for none.</param>
     /// <returns>The loaded rows and whether the file was reused, or why it was made again.</returns>
     /// <exception cref="IOException">The file could not be written.</exception>
+    /// <exception cref="InvalidDataException">A row could not be read, e.g. an image that <c>ImageNetPreprocessing</c>
+    /// cannot load: the message names the feature file, the image as written, the full path tried, its row and the
+    /// image folder.</exception>
     public static FeatureFileResult LoadOrCreate(MLContext mlContext, IDataView data, string path, FeatureFileKey key, IProgress<long>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -58,6 +61,8 @@ public static class FeatureFile
     /// <returns>The loaded rows and whether the file was reused, or why it was made again.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The image column is missing or of the wrong size (naming it).</exception>
     /// <exception cref="IOException">The file could not be written.</exception>
+    /// <exception cref="InvalidDataException">An image could not be loaded: the message names the feature file, the image
+    /// as written, the full path tried, its row and the image folder.</exception>
     public static FeatureFileResult LoadOrCreate(MLContext mlContext, IDataView images, PretrainedFeaturesTransformer features, string path, FeatureFileKey key,
         IProgress<long>? progress = null)
     {
@@ -74,8 +79,31 @@ public static class FeatureFile
         var watch = Stopwatch.StartNew();
         path = Path.GetFullPath(path);
         var stale = Check(path, key);
-        if (stale is not null) Write(mlContext, rows(), path, key);
+        if (stale is not null)
+        {
+            try
+            {
+                Write(mlContext, rows(), path, key);
+            }
+            catch (Exception e) when (Unreadable(e) is { } unreadable)
+            {
+                // A row that cannot be read (ImageNetPreprocessing names the image, its row and the image folder; ML.NET's
+                // cache wraps it in its own exception): say which file was being made.
+                throw new InvalidDataException($"Could not make the feature file '{path}': {unreadable.Message}", e);
+            }
+        }
         return new FeatureFileResult(mlContext.Data.LoadFromBinary(path), stale is null, stale, path, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The <see cref="InvalidDataException"/> in <paramref name="error"/>'s chain (a row that cannot be read), or null.</summary>
+    private static InvalidDataException? Unreadable(Exception error)
+    {
+        for (Exception? e = error; e is not null; e = e.InnerException)
+        {
+            if (e is InvalidDataException found) return found;
+            if (e is AggregateException a && a.InnerExceptions.Select(Unreadable).FirstOrDefault(f => f is not null) is { } inner) return inner;
+        }
+        return null;
     }
 
     private static void Write(MLContext mlContext, IDataView data, string path, FeatureFileKey key)

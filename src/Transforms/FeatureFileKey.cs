@@ -18,14 +18,20 @@ public sealed record FeatureFileKey(string Dataset, string Preprocessing, string
     /// <summary>
     /// A fingerprint of a data view of image rows: its row count and a SHA-256 over every column's values (ML.NET's
     /// text form of the view, key columns by their values) and, for each row, the image file's size and last write
-    /// time. A changed label, group, split or image file gives another fingerprint.
+    /// time. A changed label, group, split or image file gives another fingerprint. Every image file must be found:
+    /// a fingerprint that cannot see the files would let a changed image reuse old features, so a missing file throws.
     /// </summary>
     /// <param name="mlContext">The ML.NET context.</param>
-    /// <param name="data">The rows before preprocessing (e.g. <c>LoadWaterbirds</c>'s output).</param>
+    /// <param name="data">The rows before preprocessing (e.g. <c>LoadImageList</c>'s or <c>LoadWaterbirds</c>'s output).</param>
     /// <param name="imagePathColumnName">The text column of image paths (default <c>ImagePath</c>).</param>
-    /// <param name="imageFolder">Folder relative paths are resolved against; null (default) for paths as given.</param>
+    /// <param name="imageFolder">Folder relative paths are resolved against, as given to <c>ImageNetPreprocessing</c>;
+    /// null (default) for paths as given (relative ones against the current directory). Leave it null for
+    /// <c>LoadImageList</c>'s and <c>LoadWaterbirds</c>' rows, whose paths are full.</param>
     /// <returns><c>rows N, sha256 ...</c>.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The image path column is missing or not text (ML.NET's wording).</exception>
+    /// <exception cref="FileNotFoundException">An image file is not found; the message names the path as written, the
+    /// full path tried, the row and <paramref name="imageFolder"/>. (An empty path is no file and is fingerprinted as
+    /// empty, as <c>LoadImages</c> gives it an empty image.)</exception>
     public static string DescribeDataset(MLContext mlContext, IDataView data, string imagePathColumnName = "ImagePath", string? imageFolder = null)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
@@ -46,16 +52,28 @@ public sealed record FeatureFileKey(string Dataset, string Preprocessing, string
         while (cursor.MoveNext())
         {
             getter(ref value);
-            var path = value.ToString();
-            if (!string.IsNullOrEmpty(imageFolder)) path = Path.Combine(imageFolder, path);
-            var file = new FileInfo(path);
-            var stamp = file.Exists
-                ? string.Create(CultureInfo.InvariantCulture, $"{file.Length}:{file.LastWriteTimeUtc.Ticks}\n")
-                : "missing\n";
-            sha.AppendData(Encoding.UTF8.GetBytes(stamp));
+            sha.AppendData(Encoding.UTF8.GetBytes(Stamp(value.ToString(), imageFolder, imagePathColumnName, rows)));
             rows++;
         }
         return string.Create(CultureInfo.InvariantCulture, $"rows {rows}, sha256 {Convert.ToHexStringLower(sha.GetHashAndReset())}");
+    }
+
+    /// <summary>Where the user sets the folder <see cref="DescribeDataset"/> reads relative paths from, for messages.</summary>
+    private const string FolderSetting = "FeatureFileKey.DescribeDataset(mlContext, data, imageFolder: ...), the same folder as ImageNetPreprocessing's";
+
+    /// <summary>One row's file stamp: size and last write time.</summary>
+    /// <exception cref="FileNotFoundException">The file is not found.</exception>
+    private static string Stamp(string path, string? imageFolder, string column, long row)
+    {
+        if (string.IsNullOrWhiteSpace(path)) return "empty\n";
+        var image = new ImageLocation(path, imageFolder, FolderSetting);
+        var file = new FileInfo(image.FullPath);
+        if (!file.Exists)
+        {
+            throw new FileNotFoundException(string.Create(CultureInfo.InvariantCulture,
+                $"Cannot fingerprint the data set for a feature file: row {row} (column '{column}'): {image.NotFound()}."), image.FullPath);
+        }
+        return string.Create(CultureInfo.InvariantCulture, $"{file.Length}:{file.LastWriteTimeUtc.Ticks}\n");
     }
 
     /// <summary>The parts in which <paramref name="other"/> differs from this key, each as <c>part: was ..., now ...</c>.</summary>

@@ -11,9 +11,14 @@ namespace MLNet.FlatDebias.Transforms;
 /// <see cref="FileNotFoundException"/> names the file but not the row.
 /// </summary>
 /// <remarks>
-/// The culprit is found only after a failure: from the row where it happened (or the first row when the cursor
-/// is shuffled or one of a parallel set), the input's image paths are checked in order (missing, then fully
-/// decoded with SkiaSharp) until one fails. Nothing is checked while reading succeeds.
+/// The culprit is found only after a failure. First, the row whose image ML.NET's exception names (a missing file's
+/// full path, in <see cref="FileNotFoundException.FileName"/> or in the message of a
+/// <see cref="DirectoryNotFoundException"/>), so that the message and its inner exception name the same file; ML.NET
+/// reads rows ahead on other threads, so that row is not always the cursor's. Otherwise, from the row where it
+/// happened (or the first row when the cursor is shuffled or one of a parallel set), the input's image paths are
+/// checked in order (missing, then fully decoded with SkiaSharp) until one fails. Nothing is checked while reading
+/// succeeds. A missing file's message names the path as written, the full path tried and the image folder
+/// (<see cref="ImageLocation.NotFound"/>).
 /// </remarks>
 internal sealed class ImageErrorNamingDataView : IDataView
 {
@@ -21,13 +26,20 @@ internal sealed class ImageErrorNamingDataView : IDataView
     private readonly IDataView _input;
     private readonly string _pathColumn;
     private readonly string? _imageFolder;
+    private readonly string _folderSetting;
 
-    public ImageErrorNamingDataView(IDataView output, IDataView input, string pathColumn, string? imageFolder)
+    /// <param name="output">The pipeline's output.</param>
+    /// <param name="input">The pipeline's input, with the image path column.</param>
+    /// <param name="pathColumn">The text column of image paths.</param>
+    /// <param name="imageFolder">The folder relative paths are read from, or null.</param>
+    /// <param name="folderSetting">Where the user sets that folder, for messages (e.g. <c>ImageNetPreprocessing(imageFolder: ...)</c>).</param>
+    public ImageErrorNamingDataView(IDataView output, IDataView input, string pathColumn, string? imageFolder, string folderSetting)
     {
         _output = output;
         _input = input;
         _pathColumn = pathColumn;
         _imageFolder = imageFolder;
+        _folderSetting = folderSetting;
     }
 
     public bool CanShuffle => _output.CanShuffle;
@@ -46,7 +58,7 @@ internal sealed class ImageErrorNamingDataView : IDataView
     private Exception Explain(Exception error, long firstRow)
     {
         if (!LooksLikeImageFailure(error)) return error;
-        var culprit = FindUnreadableImage(Math.Max(0, firstRow));
+        var culprit = FindNamedImage(error) ?? FindUnreadableImage(Math.Max(0, firstRow));
         if (culprit is not { } c) return error;
         return new InvalidDataException($"Could not load the image of row {c.Row} (column '{_pathColumn}'): {c.Problem}.", error);
     }
@@ -60,6 +72,43 @@ internal sealed class ImageErrorNamingDataView : IDataView
         }
         return false;
     }
+
+    /// <summary>The row whose missing file <paramref name="error"/> names (by its full path), if one does.</summary>
+    private (long Row, string Problem)? FindNamedImage(Exception error)
+    {
+        var named = NamedPaths(error).ToList();
+        if (named.Count == 0) return null;
+        var column = _input.Schema[_pathColumn];
+        using var cursor = _input.GetRowCursor([column]);
+        var getter = cursor.GetGetter<ReadOnlyMemory<char>>(column);
+        var value = default(ReadOnlyMemory<char>);
+        while (cursor.MoveNext())
+        {
+            getter(ref value);
+            if (value.Span.IsWhiteSpace()) continue;
+            var image = Locate(value.ToString());
+            var full = image.FullPath;
+            if (!named.Any(n => n.Contains(full, StringComparison.Ordinal))) continue;
+            var problem = ImageFileCheck.DecodeProblem(image);
+            if (problem is not null) return (cursor.Position, problem);
+        }
+        return null;
+    }
+
+    /// <summary>The texts of <paramref name="error"/>'s chain that can name a missing file: a
+    /// <see cref="FileNotFoundException"/>'s file name, a <see cref="DirectoryNotFoundException"/>'s message.</summary>
+    private static IEnumerable<string> NamedPaths(Exception error)
+    {
+        for (Exception? e = error; e is not null; e = e.InnerException)
+        {
+            if (e is FileNotFoundException { FileName: { Length: > 0 } name }) yield return name;
+            else if (e is DirectoryNotFoundException) yield return e.Message;
+            if (e is AggregateException a)
+                foreach (var text in a.InnerExceptions.SelectMany(NamedPaths)) yield return text;
+        }
+    }
+
+    private ImageLocation Locate(string path) => new(path, _imageFolder, _folderSetting);
 
     /// <summary>The first row from <paramref name="start"/> on (then from 0) whose image does not load.</summary>
     private (long Row, string Problem)? FindUnreadableImage(long start)
@@ -80,8 +129,7 @@ internal sealed class ImageErrorNamingDataView : IDataView
             getter(ref value);
             var path = value.ToString();
             if (string.IsNullOrWhiteSpace(path)) continue;  // ML.NET's LoadImages yields an empty image for an empty path
-            if (!string.IsNullOrWhiteSpace(_imageFolder)) path = Path.Combine(_imageFolder, path);
-            var problem = ImageFileCheck.DecodeProblem(path);
+            var problem = ImageFileCheck.DecodeProblem(Locate(path));
             if (problem is not null) return (cursor.Position, problem);
         }
         return null;

@@ -16,7 +16,12 @@ public static class ImageNetPreprocessingCatalog
     /// <param name="outputColumnName">Output column (default <c>Features</c>).</param>
     /// <param name="imagePathColumnName">Input text column of image paths (default <c>ImagePath</c>).</param>
     /// <param name="imageFolder">Folder relative paths are resolved against; null (default) uses the paths as given
-    /// (<see cref="WaterbirdsCatalog.LoadWaterbirds"/> writes absolute paths).</param>
+    /// (<see cref="WaterbirdsCatalog.LoadWaterbirds"/> and <see cref="ImageListCatalog.LoadImageList"/> write full paths;
+    /// relative ones are read against the current directory). A relative folder is made absolute now (as ML.NET's
+    /// <c>LoadImages</c> does), and a saved chain keeps that absolute folder: set another one at scoring time with
+    /// <c>mlContext.Model.LoadWithImageFolder</c>. When it is set, pass the same folder to
+    /// <c>FeatureFileKey.DescribeDataset</c>. An image that cannot be found fails the read with a message naming the path
+    /// as written, the full path tried and this folder.</param>
     /// <param name="resize">Side of the resized square image in pixels, 1 to 4096 (default 256).</param>
     /// <param name="crop">Side of the centre crop in pixels, 1 to <paramref name="resize"/> (default 224).</param>
     /// <param name="mean">Per-channel mean on the [0, 1] scale, red, green, blue; 3 finite values (default ImageNet's

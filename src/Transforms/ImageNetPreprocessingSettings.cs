@@ -14,7 +14,9 @@ internal sealed record ImageNetPreprocessingSettings(string OutputColumnName, st
             throw new ArgumentOutOfRangeException(nameof(crop), crop, $"crop must be in [1, resize = {resize}] pixels.");
         mean = CheckChannels(mean ?? [.. ImageNetPreprocessingEstimator.ImageNetMean], nameof(mean), positive: false);
         std = CheckChannels(std ?? [.. ImageNetPreprocessingEstimator.ImageNetStd], nameof(std), positive: true);
-        return new(outputColumnName, imagePathColumnName, imageFolder, resize, crop, mean, std);
+        // ML.NET's LoadImages makes its folder absolute when it is created; the same folder here (messages, Description).
+        var folder = string.IsNullOrWhiteSpace(imageFolder) ? null : Path.GetFullPath(imageFolder);
+        return new(outputColumnName, imagePathColumnName, folder, resize, crop, mean, std);
     }
 
     private static float[] CheckChannels(float[] values, string name, bool positive)

@@ -13,13 +13,22 @@ namespace MLNet.FlatDebias.Transforms;
 /// <see cref="TransformerChain{TLastTransformer}"/> that computes the same values.
 /// </summary>
 /// <remarks>
-/// Errors: when an image cannot be loaded while the data is read, the exception this transformer's output throws
+/// <para>Errors: when an image cannot be loaded while the data is read, the exception this transformer's output throws
 /// is an <see cref="InvalidDataException"/> naming the file, its row and the reason (file missing, or not
-/// decodable), with ML.NET's exception as the inner one. The reloaded plain chain throws ML.NET's own exceptions,
-/// which name a missing file but not an undecodable one.
+/// decodable), with ML.NET's exception as the inner one; for a missing file the message names the path as written,
+/// the full path tried and <see cref="ImageFolder"/> (and how to set it). The reloaded plain chain throws ML.NET's own
+/// exceptions, which name a missing file but not an undecodable one.</para>
+/// <para>Image folder: the saved chain's <c>LoadImages</c> step keeps <see cref="ImageFolder"/>, the absolute folder
+/// of the machine it was fitted on (ML.NET makes a relative folder absolute when the step is created), and reads relative
+/// paths from there wherever the model is loaded. Set another one when the model is loaded, with
+/// <c>mlContext.Model.LoadWithImageFolder(path, imageFolder, out schema)</c> (<see cref="ImageFolderCatalog"/>), or use
+/// full paths and no folder (<c>LoadImageList</c>'s rows).</para>
 /// </remarks>
 public sealed class ImageNetPreprocessingTransformer : ITransformer
 {
+    /// <summary>Where a user sets <see cref="ImageFolder"/>, for messages.</summary>
+    internal const string FolderSetting = "ImageNetPreprocessing(imageFolder: ...), or Model.LoadWithImageFolder for a saved model";
+
     private readonly ImageNetPreprocessingSettings _settings;
 
     internal ImageNetPreprocessingTransformer(TransformerChain<ITransformer> chain, ImageNetPreprocessingSettings settings)
@@ -27,6 +36,9 @@ public sealed class ImageNetPreprocessingTransformer : ITransformer
         Chain = chain;
         _settings = settings;
     }
+
+    /// <summary>The checked settings (for <see cref="ImageFolderRebase"/>).</summary>
+    internal ImageNetPreprocessingSettings Settings => _settings;
 
     /// <summary>The ML.NET transformers this transformer consists of; this is what is saved.</summary>
     public TransformerChain<ITransformer> Chain { get; }
@@ -37,7 +49,9 @@ public sealed class ImageNetPreprocessingTransformer : ITransformer
     /// <summary>Name of the input text column of image paths (default <c>ImagePath</c>).</summary>
     public string ImagePathColumnName => _settings.ImagePathColumnName;
 
-    /// <summary>Folder relative image paths are resolved against, or null (default) for paths as given.</summary>
+    /// <summary>Folder relative image paths are resolved against, made absolute when the estimator was created; null
+    /// (default) for paths as given (relative ones against the current directory). The saved chain keeps it; set another
+    /// one at scoring time with <c>mlContext.Model.LoadWithImageFolder</c>.</summary>
     public string? ImageFolder => _settings.ImageFolder;
 
     /// <summary>Side of the resized square image, in pixels (default 256).</summary>
@@ -95,7 +109,7 @@ public sealed class ImageNetPreprocessingTransformer : ITransformer
     {
         ArgumentNullException.ThrowIfNull(input);
         ImageNetPreprocessingEstimator.CheckImagePathColumn(input.Schema, ImagePathColumnName);
-        return new ImageErrorNamingDataView(Chain.Transform(input), input, ImagePathColumnName, ImageFolder);
+        return new ImageErrorNamingDataView(Chain.Transform(input), input, ImagePathColumnName, ImageFolder, FolderSetting);
     }
 
     /// <summary>Saves <see cref="Chain"/>: the model file holds only ML.NET's own transformers.</summary>

@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using MLNet.FlatDebias.Common;
-using MLNet.FlatDebias.Trainers.Onnx;
+using MLNet.FlatDebias.Trainers;
 
 namespace MLNet.FlatDebias.Transforms;
 
@@ -10,7 +10,7 @@ namespace MLNet.FlatDebias.Transforms;
 /// Runs a frozen, pretrained backbone (<see cref="FeatureBackbone"/>) over an image column and outputs its penultimate
 /// features: a <c>Vector&lt;Single, FeatureDimension&gt;</c> column (512 values for a ResNet-18) that the trainers take
 /// with <c>Network = NetworkKind.Linear</c> or <c>NetworkKind.Mlp</c>. Create it with
-/// <see cref="PretrainedFeaturesCatalog.PretrainedFeatures"/>.
+/// <c>mlContext.Transforms.PretrainedFeatures</c> (<see cref="PretrainedFeaturesCatalog"/>).
 /// </summary>
 /// <remarks>
 /// <para>Input: a known-size Single vector of <c>C*H*W</c> values in planar order, the backbone's
@@ -25,6 +25,8 @@ namespace MLNet.FlatDebias.Transforms;
 /// TorchSharp.</para>
 /// <para>Like every ML.NET transform it is lazy: each read of the output runs the backbone again. Read it once, e.g.
 /// into a <see cref="FeatureFile"/>, which also reuses the features across runs.</para>
+/// <para>The estimator takes what it needs from the backbone when it is created (the feature graph as ONNX, the name,
+/// fingerprint, feature size and input shape) and keeps no reference to it: the backbone may be disposed at once.</para>
 /// </remarks>
 public sealed class PretrainedFeaturesEstimator : IEstimator<PretrainedFeaturesTransformer>
 {
@@ -35,18 +37,29 @@ public sealed class PretrainedFeaturesEstimator : IEstimator<PretrainedFeaturesT
     internal const string GraphOutputName = "FlatDebias.BackboneFeatures";
 
     private readonly TransformsCatalog _catalog;
-    private readonly FeatureBackbone _backbone;
+    private readonly BackboneGraphs _backbone;
     private readonly string _outputColumnName;
     private readonly string _inputColumnName;
-    private byte[]? _rowForm;
 
-    internal PretrainedFeaturesEstimator(TransformsCatalog catalog, FeatureBackbone backbone, string outputColumnName, string inputColumnName)
+    internal PretrainedFeaturesEstimator(TransformsCatalog catalog, BackboneGraphs backbone, string outputColumnName, string inputColumnName)
     {
         _catalog = catalog;
         _backbone = backbone;
         _outputColumnName = outputColumnName;
         _inputColumnName = inputColumnName;
     }
+
+    /// <summary>The backbone's readable name (<see cref="FeatureBackbone.Name"/>).</summary>
+    public string BackboneName => _backbone.Name;
+
+    /// <summary>The backbone's identity, weights hash included (<see cref="FeatureBackbone.Fingerprint"/>).</summary>
+    public string BackboneFingerprint => _backbone.Fingerprint;
+
+    /// <summary>Number of features per row: the size of the output vector (512 for a ResNet-18).</summary>
+    public int FeatureDimension => _backbone.FeatureDimension;
+
+    /// <summary>The image shape the backbone takes; the input column is a Single vector of its size.</summary>
+    public ImageShape InputShape => _backbone.InputShape;
 
     /// <summary>Builds the transformer for <paramref name="input"/>'s schema; no row is read and nothing is learnt.</summary>
     /// <param name="input">Data with the input image column.</param>
@@ -58,8 +71,7 @@ public sealed class PretrainedFeaturesEstimator : IEstimator<PretrainedFeaturesT
         ArgumentNullException.ThrowIfNull(input);
         CheckInput(input.Schema);
         var chain = new TransformerChain<ITransformer>([.. Estimators().Fit(input)]);
-        var batchForm = Trainers.Onnx.OnnxFeatureExport.BatchForm(_backbone.Network, "input", "features");
-        return new PretrainedFeaturesTransformer(chain, batchForm, _backbone.Name, _backbone.Fingerprint, _backbone.FeatureDimension,
+        return new PretrainedFeaturesTransformer(chain, _backbone.BatchFormOnnx, _backbone.Name, _backbone.Fingerprint, _backbone.FeatureDimension,
             _outputColumnName, _inputColumnName, _backbone.InputShape);
     }
 
@@ -81,9 +93,8 @@ public sealed class PretrainedFeaturesEstimator : IEstimator<PretrainedFeaturesT
     /// drop the two temporary columns.</summary>
     private EstimatorChain<ColumnSelectingTransformer> Estimators()
     {
-        _rowForm ??= _backbone.RowFormOnnx(GraphInputName, GraphOutputName);
         return _catalog.CopyColumns(GraphInputName, _inputColumnName)
-            .Append(_catalog.ApplyOnnxModel([GraphOutputName], [GraphInputName], new MemoryStream(_rowForm)))
+            .Append(_catalog.ApplyOnnxModel([GraphOutputName], [GraphInputName], new MemoryStream(_backbone.RowFormOnnx, writable: false)))
             .Append(_catalog.CopyColumns(_outputColumnName, GraphOutputName))
             .Append(_catalog.DropColumns(GraphInputName, GraphOutputName));
     }

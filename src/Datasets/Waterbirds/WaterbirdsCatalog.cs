@@ -58,7 +58,7 @@ public static class WaterbirdsCatalog
         {
             if (split is { } wanted && row.Split != wanted) continue;
             var imagePath = Path.GetFullPath(Path.Combine(folder, row.ImageFilename));
-            var problem = ImageFileCheck.Problem(imagePath, validateImages);
+            var problem = ImageFileCheck.Problem(new ImageLocation(imagePath, null, "LoadWaterbirds' root"), validateImages);
             if (problem is not null) problems.Add($"{row.Where}: {problem}");
             else records.Add(WaterbirdsRecord.From(row, imagePath));
         }

@@ -19,9 +19,6 @@ internal static class WaterbirdsMetadataFile
     /// <summary>The columns of the file, in Waterbirds' order.</summary>
     public static IReadOnlyList<string> Columns { get; } = ["img_id", "img_filename", "y", "split", "place", "place_filename"];
 
-    /// <summary>How many problems a message lists before it only counts the rest.</summary>
-    private const int ProblemsListed = 20;
-
     /// <summary>
     /// The folder that holds <c>metadata.csv</c>: <paramref name="root"/> itself, or its subfolder
     /// <c>waterbird_complete95_forest2water2</c> when only that one has the file.
@@ -87,14 +84,7 @@ internal static class WaterbirdsMetadataFile
     /// <summary>Throws one <see cref="InvalidDataException"/> listing the problems of a file, if there are any.</summary>
     /// <param name="path">The file the problems are in.</param>
     /// <param name="problems">One line each, starting with where (line and img_id).</param>
-    public static void ThrowIfAny(string path, IReadOnlyList<string> problems)
-    {
-        if (problems.Count == 0) return;
-        if (problems.Count == 1) throw new InvalidDataException($"Waterbirds metadata file '{path}', {problems[0]}.");
-        var listed = string.Join(Environment.NewLine, problems.Take(ProblemsListed).Select(p => "  " + p));
-        var more = problems.Count > ProblemsListed ? $"{Environment.NewLine}  ... and {problems.Count - ProblemsListed} more" : "";
-        throw new InvalidDataException($"Waterbirds metadata file '{path}' has {problems.Count} invalid rows:{Environment.NewLine}{listed}{more}");
-    }
+    public static void ThrowIfAny(string path, IReadOnlyList<string> problems) => CsvProblems.ThrowIfAny("Waterbirds metadata file", path, problems);
 
     /// <summary>Writes rows under Waterbirds' header, in Waterbirds' column order.</summary>
     /// <param name="path">The file to write (replaced if it exists).</param>

@@ -91,7 +91,7 @@ public sealed class DfrTrainer : IEstimator<ClassifierNetworkTransformer>
         public double TuningFraction { get; set; } = TrainerDefaults.DfrTuningFraction;
 
         /// <summary>Seed of the tuning split and of every group-balanced subset: the same seed on the same data gives
-        /// the same head. Default 0. Range: any value.</summary>
+        /// the same head. Default 0. Range: any value. (The MLContext's seed does not reach DFR.)</summary>
         public int Seed { get; set; }
 
         /// <summary>Rows per forward pass when extracting the held-out features. Default 256. Range: 1 and up.</summary>
@@ -99,6 +99,9 @@ public sealed class DfrTrainer : IEstimator<ClassifierNetworkTransformer>
     }
 
     /// <summary>Re-trains the last layer of the fitted model on <paramref name="input"/>, a held-out set with groups.</summary>
+    /// <remarks>One data view: <c>Dfr(model).Fit(heldOut)</c>. The training and validation sets were the fitted model's
+    /// (<c>Erm(...).Fit(train, validation)</c>); there is no <c>Fit(train, validation)</c> here (the compiler says CS1501,
+    /// no overload takes 2 arguments).</remarks>
     /// <param name="input">Held-out data (typically the validation set) with the label, feature and group columns.</param>
     /// <returns>A new model: a copy of the fitted model's network with the DFR head; the fitted model is unchanged and
     /// both are disposed separately.</returns>

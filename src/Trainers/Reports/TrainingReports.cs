@@ -22,16 +22,24 @@ public sealed record EpochReport
     /// <summary>Mean training loss (cross-entropy, before any penalty) over the epoch's steps.</summary>
     public required double TrainingLoss { get; init; }
 
-    /// <summary>Mean of the per-sample Fisher traces seen this epoch (FlatDebias; null otherwise).</summary>
+    /// <summary>Mean of the per-sample Fisher traces seen this epoch (FlatDebias; null otherwise): the traces of the
+    /// model being trained, on this epoch's batches (<c>trace</c> in <see cref="ToString"/>).</summary>
     public double? MeanTrace { get; init; }
 
     /// <summary>Largest per-sample Fisher trace seen this epoch (FlatDebias; null otherwise).</summary>
     public double? MaxTrace { get; init; }
 
-    /// <summary>The trace bound epsilon in force at the end of the epoch (FlatDebias; null before it is set).</summary>
+    /// <summary>The trace bound epsilon in force at the end of the epoch (FlatDebias; null before it is set): with the
+    /// default quantile bound it is set at the end of the last warm-up epoch (<c>TraceBoundQuantile</c> of the traces
+    /// measured then) and does not change afterwards (<c>bound</c> in <see cref="ToString"/>).</summary>
     public double? TraceBound { get; init; }
 
-    /// <summary>Share of training rows with a positive multiplier at the end of the epoch (FlatDebias).</summary>
+    /// <summary>Share of training rows with a positive multiplier at the end of the epoch (FlatDebias): the rows whose
+    /// constraint is active, i.e. that carry a penalty (<c>active</c> in <see cref="ToString"/>, of all training rows). 0 %
+    /// during the warm-up. With the default <c>TraceReference.WarmupModel</c> the multipliers follow the traces of the
+    /// model frozen after the warm-up, not <see cref="MeanTrace"/>: a row stays active while that model's trace exceeds the
+    /// bound, so the share settles near the rows above the quantile (about 1 - <c>TraceBoundQuantile</c>, fewer with
+    /// <c>TopK</c>) even when the trained model's mean trace is below the bound.</summary>
     public double? ActiveConstraintShare { get; init; }
 
     /// <summary>Mean multiplier over the training rows (FlatDebias; LfF: the mean loss weight <c>W</c> of the epoch's rows).</summary>

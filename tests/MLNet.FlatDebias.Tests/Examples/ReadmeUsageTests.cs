@@ -9,7 +9,7 @@ using MLNet.FlatDebias.Datasets.Waterbirds;
 
 namespace MLNet.FlatDebias.Tests.Examples;
 
-/// <summary>The README's "Using the library" code, run as written on a small Waterbirds-format folder (only the
+/// <summary>The user guide's "From image paths to a prediction" code (docs/user-guide.md), run as written on a small Waterbirds-format folder (only the
 /// network, epochs, image size and file names differ), so the README cannot drift from the API: training, group
 /// evaluation, the chain from image paths saved with the raw schema, and a PredictionEngine in a fresh MLContext that
 /// gives every test image the in-memory model's label and scores.</summary>

@@ -142,7 +142,8 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
         "Release";
 #endif
 
-    private static string RepositoryRoot()
+    /// <summary>The folder above the test binaries that holds MLNet.FlatDebias.sln (also used by Docs/DocumentationLinkTests).</summary>
+    internal static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
             if (File.Exists(Path.Combine(directory.FullName, "MLNet.FlatDebias.sln"))) return directory.FullName;

@@ -138,6 +138,61 @@ public sealed class FeatureFileTests
         Assert.Equal([1f, 2f], remade.Data.GetColumn<float>("X").ToArray());
     }
 
+    /// <summary>The user's report: a CSV of paths relative to the photo folder, read from another working directory, an
+    /// image overwritten between two runs. A fingerprint that cannot see the files must refuse (naming the file as written,
+    /// the full path it tried and imageFolder), never reuse the old features; with imageFolder, the file is made again
+    /// and the reason names the dataset.</summary>
+    [Fact]
+    public void Overwritten_image_behind_a_relative_path_is_never_reused_silently()
+    {
+        using var folder = new TempFolder();
+        var photos = folder.Combine("photos");
+        var rows = ImageListFolderBuilder.Write(photos, perGroup: 1, size: 40);
+        var previous = Directory.GetCurrentDirectory();
+        Directory.SetCurrentDirectory(folder.Path);                         // the application's folder, not the photos'
+        try
+        {
+            var ml = new MLContext(seed: 0);
+            var raw = ml.Data.LoadFromTextFile<PhotoRow>(Path.Combine(photos, ImageListFolderBuilder.CsvName), separatorChar: ',', hasHeader: true);
+            var preprocessing = ml.Transforms.ImageNetPreprocessing(imagePathColumnName: "ImagePath", imageFolder: photos, resize: 36, crop: 32).Fit(raw);
+            TorchRuntime.SetSeed(1);
+            using var network = new SmallCnn(2, new ImageShape(3, 32, 32), width: 8);
+            var features = ml.Transforms.PretrainedFeatures(FeatureBackbone.FromNetwork(network, "SmallCnn")).Fit(preprocessing.Transform(raw));
+
+            // The user's call, without imageFolder: the relative paths name no file here.
+            var e = Assert.Throws<FileNotFoundException>(() => FeatureFileKey.DescribeDataset(ml, raw));
+            Assert.Contains($"'{rows[0].Path}'", e.Message);                                      // as written
+            Assert.Contains(Path.GetFullPath(Path.Combine(folder.Path, rows[0].Path)), e.Message); // where it looked
+            Assert.Contains("imageFolder", e.Message);
+
+            FeatureFileResult Run()
+            {
+                var key = new FeatureFileKey(FeatureFileKey.DescribeDataset(ml, raw, imageFolder: photos), preprocessing.Description, features.BackboneFingerprint);
+                return FeatureFile.LoadOrCreate(ml, preprocessing.Transform(raw), features, "features/all.idv", key);
+            }
+            Assert.False(Run().Reused);
+            Assert.True(Run().Reused);
+            ImageListFolderBuilder.Overwrite(Path.Combine(photos, rows[5].Path), 40);
+            var again = Run();
+            Assert.False(again.Reused);
+            Assert.Contains("dataset", again.Reason);
+            Assert.DoesNotContain("backbone", again.Reason);
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(previous);
+        }
+    }
+
+    private sealed class PhotoRow
+    {
+        [LoadColumn(0)]
+        public string ImagePath { get; set; } = "";
+
+        [LoadColumn(1)]
+        public string Label { get; set; } = "";
+    }
+
     private sealed class Row
     {
         public float X { get; set; }

@@ -45,6 +45,39 @@ public sealed class PretrainedFeaturesTests
     }
 
     [Fact]
+    public void Built_in_weights_overload_equals_the_backbone_overload_whose_backbone_may_be_disposed_at_once()
+    {
+        var ml = new MLContext(seed: 0);
+        var pixels = RandomImages(2, ImageNetResNet18.InputShape.Size, seed: 5);
+        var data = PixelData(ml, pixels);
+        float[][] expected;
+        PretrainedFeaturesEstimator fromBackbone;
+        using (var backbone = FeatureBackbone.ImageNetResNet18())
+        {
+            expected = TorchFeatures(backbone, pixels);
+            fromBackbone = ml.Transforms.PretrainedFeatures(backbone);
+        }
+        var disposedFirst = fromBackbone.Fit(data);                                   // fitted after the backbone was disposed
+        var builtIn = ml.Transforms.PretrainedFeatures(PretrainedWeightsSource.ImageNetResNet18);
+        Assert.Equal(512, builtIn.FeatureDimension);
+        Assert.Equal(ImageNetResNet18.InputShape, builtIn.InputShape);
+        var transformer = builtIn.Fit(data);
+        Assert.Equal(disposedFirst.BackboneFingerprint, transformer.BackboneFingerprint);
+        Assert.Equal("ImageNet ResNet-18", transformer.BackboneName);
+        var a = ReadFeatures(disposedFirst.Transform(data), "Features");
+        var b = ReadFeatures(transformer.Transform(data), "Features");
+        for (int i = 0; i < pixels.Length; i++)
+        {
+            TensorAssert.AllClose(expected[i], a[i], OnnxVsTorchFeature, $"image {i}, backbone overload");
+            TensorAssert.AllClose(expected[i], b[i], OnnxVsTorchFeature, $"image {i}, built-in overload");
+        }
+
+        Assert.Equal("weights", Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.PretrainedFeatures(PretrainedWeightsSource.None)).ParamName);
+        Assert.Throws<FileNotFoundException>(() => ml.Transforms.PretrainedFeatures(PretrainedWeightsSource.ImageNetResNet18, modelPath: "no-such/ResNet18.onnx"));
+        Assert.Throws<ArgumentException>(() => ml.Transforms.PretrainedFeatures(PretrainedWeightsSource.ImageNetResNet18, outputColumnName: " "));
+    }
+
+    [Fact]
     public void Saved_and_loaded_step_gives_the_same_features_and_keeps_other_columns()
     {
         using var folder = new TempFolder();
