@@ -1,12 +1,14 @@
 using System.Globalization;
-using SkiaSharp;
+using ScottPlot;
+using ScottPlot.TickGenerators;
 
 namespace MLNet.FlatDebias.Examples;
 
 /// <summary>One named series of values for a chart.</summary>
 /// <param name="Name">The legend entry.</param>
 /// <param name="Values">The values (bars: one per category; histograms: the samples).</param>
-public sealed record ChartSeries(string Name, IReadOnlyList<double> Values);
+/// <param name="Errors">Horizontal bars only: the error bar's half-width per category (NaN: none), or null for none.</param>
+public sealed record ChartSeries(string Name, IReadOnlyList<double> Values, IReadOnlyList<double>? Errors = null);
 
 /// <summary>One line of a line chart.</summary>
 /// <param name="Name">The legend entry.</param>
@@ -21,25 +23,23 @@ public sealed record ChartLine(string Name, IReadOnlyList<double> X, IReadOnlyLi
 public sealed record HistogramPanel(string Title, IReadOnlyList<ChartSeries> Series);
 
 /// <summary>
-/// The three charts of the examples, drawn with SkiaSharp 2.88.9 and written as PNG: grouped bars, lines, and
-/// overlaid histograms. SkiaSharp is drawn on directly because ScottPlot 5 needs SkiaSharp 3, and with SkiaSharp 3 in
-/// the process Microsoft.ML.ImageAnalytics 5.0.1 fails to read pixels (<c>MissingMethodException</c> on
-/// <c>SKBitmap.GetPixelSpan</c>).
+/// The charts of the examples, drawn with ScottPlot 5 and written as PNG: grouped bars, horizontal bars with error bars,
+/// lines, and side-by-side panels of overlaid histograms. Every chart has a white background, the colour-blind-safe
+/// Okabe-Ito hues in the same order, and its legend under the plot. ScottPlot draws on SkiaSharp 3, the version
+/// Microsoft.ML.ImageAnalytics 6 reads images with, so a program can draw charts and load images in one process.
 /// </summary>
 public static class Charts
 {
     private const int Width = 1000;
     private const int Height = 560;
-    private const float MarginLeft = 80, MarginRight = 30, MarginTop = 60, MarginBottom = 90;
 
-    /// <summary>Series colours, in order (colour-blind-safe Okabe-Ito hues).</summary>
-    private static readonly SKColor[] Palette =
-    [
-        new(0, 114, 178), new(230, 159, 0), new(0, 158, 115), new(204, 121, 167), new(86, 180, 233), new(213, 94, 0), new(240, 228, 66), new(0, 0, 0),
-    ];
+    /// <summary>Series colours, in order (Okabe-Ito: blue, orange, green, pink, sky blue, vermilion, yellow, black).</summary>
+    private static readonly Color[] Palette =
+        Color.FromHex(["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]);
 
-    private static readonly Lazy<SKTypeface> Typeface = new(() =>
-        SKTypeface.FromFamilyName("DejaVu Sans") is { } t && t.FamilyName.Contains("Sans", StringComparison.Ordinal) ? t : SKTypeface.Default);
+    /// <summary>DejaVu Sans where installed: ScottPlot's own sans-serif choice is a serif face on some Linux machines.</summary>
+    private static readonly Lazy<string> FontName = new(() =>
+        Fonts.GetTypeface("DejaVu Sans", bold: false, italic: false) is { FamilyName: "DejaVu Sans" } ? "DejaVu Sans" : Fonts.Sans);
 
     /// <summary>Grouped bars: one group per category, one bar per series, the value printed above each bar (when the
     /// bars are wide enough). Many categories widen the chart and slant their labels.</summary>
@@ -52,91 +52,138 @@ public static class Charts
     public static void Bars(string path, string title, string yLabel, IReadOnlyList<string> categories, IReadOnlyList<ChartSeries> series, double yMax = 1)
     {
         bool crowded = categories.Count > 8;
-        using var surface = crowded
-            ? new Surface(title, Math.Max(Width, 56 * categories.Count + 120), Height + 70, MarginBottom + 70)
-            : new Surface(title);
-        var plot = surface.PlotArea;
-        surface.YAxis(plot, 0, yMax, yLabel, ticks: 5);
-        float groupWidth = plot.Width / categories.Count;
-        float barWidth = groupWidth * 0.8f / series.Count;
-        for (int c = 0; c < categories.Count; c++)
+        int width = crowded ? Math.Max(Width, 56 * categories.Count + 120) : Width;
+        using var plot = NewPlot(title, "", yLabel);
+        double slot = 0.8 / Math.Max(1, series.Count);
+        // A value is printed over its bar when the bar is at least 24 pixels wide (the data area is the figure less about 110).
+        bool printValues = (width - 110.0) / Math.Max(1, categories.Count) * slot >= 24;
+        for (int s = 0; s < series.Count; s++)
         {
-            float groupLeft = plot.Left + c * groupWidth + groupWidth * 0.1f;
-            for (int s = 0; s < series.Count; s++)
+            var bars = new List<Bar>();
+            for (int c = 0; c < categories.Count; c++)
             {
                 double v = series[s].Values[c];
                 if (double.IsNaN(v)) continue;
-                float top = plot.Bottom - (float)(Math.Clamp(v / yMax, 0, 1) * plot.Height);
-                var bar = new SKRect(groupLeft + s * barWidth + 1, top, groupLeft + (s + 1) * barWidth - 1, plot.Bottom);
-                surface.Fill(bar, Palette[s % Palette.Length]);
-                if (barWidth >= 24) surface.Text(v.ToString("F2", CultureInfo.InvariantCulture), bar.MidX, top - 4, 11, SKTextAlign.Center);
+                bars.Add(new Bar
+                {
+                    Position = c - 0.4 + slot * (s + 0.5), Value = v, Size = slot * 0.94, FillColor = Hue(s), LineWidth = 0,
+                    Label = printValues ? v.ToString("F2", CultureInfo.InvariantCulture) : "",
+                });
             }
-            if (crowded)
-            {
-                surface.Canvas.Save();
-                surface.Canvas.RotateDegrees(-40, plot.Left + (c + 0.5f) * groupWidth, plot.Bottom + 16);
-                surface.Text(categories[c], plot.Left + (c + 0.5f) * groupWidth, plot.Bottom + 16, 12, SKTextAlign.Right);
-                surface.Canvas.Restore();
-            }
-            else
-            {
-                surface.Text(categories[c], plot.Left + (c + 0.5f) * groupWidth, plot.Bottom + 20, 13, SKTextAlign.Center);
-            }
+            var plottable = plot.Add.Bars(bars);
+            plottable.ValueLabelStyle.FontName = FontName.Value;
+            plottable.ValueLabelStyle.FontSize = 11;
         }
-        surface.Legend([.. series.Select(s => s.Name)], lines: false);
-        surface.Save(path);
+        CategoryTicks(plot.Axes.Bottom, [.. Enumerable.Range(0, categories.Count).Select(c => (double)c)], categories);
+        if (crowded) Slant(plot.Axes.Bottom, categories);
+        plot.Grid.XAxisStyle.IsVisible = false;
+        // Room above the top of the axis for the printed values.
+        plot.Axes.SetLimits(-0.55, categories.Count - 0.45, 0, yMax * 1.07);
+        LegendBelow(plot, series.Select((s, i) => Box(s.Name, Hue(i))));
+        plot.SavePng(path, width, crowded ? Height + 70 : Height);
     }
 
-    /// <summary>Lines with markers, y on [<paramref name="yMin"/>, <paramref name="yMax"/>].</summary>
+    /// <summary>Horizontal bars with error bars: one group per category (the first at the top), one bar per series, each
+    /// with its error bar (e.g. the seeds' standard deviation).</summary>
+    /// <param name="path">The PNG file to write.</param>
+    /// <param name="title">The chart title.</param>
+    /// <param name="xLabel">The x axis label.</param>
+    /// <param name="categories">The categories, top to bottom.</param>
+    /// <param name="series">One series per bar colour, one value per category (NaN: no bar), with their
+    /// <see cref="ChartSeries.Errors"/>.</param>
+    /// <param name="xMax">Right end of the x axis (left is 0).</param>
+    public static void HorizontalBars(string path, string title, string xLabel, IReadOnlyList<string> categories, IReadOnlyList<ChartSeries> series, double xMax = 1)
+    {
+        using var plot = NewPlot(title, xLabel, "");
+        double slot = 0.8 / Math.Max(1, series.Count);
+        double Row(int c) => categories.Count - 1 - c;
+        for (int s = 0; s < series.Count; s++)
+        {
+            var bars = new List<Bar>();
+            for (int c = 0; c < categories.Count; c++)
+            {
+                double v = series[s].Values[c];
+                if (double.IsNaN(v)) continue;
+                double error = series[s].Errors is { } errors && double.IsFinite(errors[c]) ? errors[c] : 0;
+                bars.Add(new Bar
+                {
+                    // The error bar is drawn with the bar's outline: thin and black.
+                    Position = Row(c) + 0.4 - slot * (s + 0.5), Value = v, Size = slot * 0.94, FillColor = Hue(s), LineWidth = 1.2f, LineColor = Colors.Black,
+                    Error = error, ErrorSize = 0.3, ErrorPositive = error > 0, ErrorNegative = error > 0,
+                });
+            }
+            plot.Add.Bars(bars).Horizontal = true;
+            // The mean, printed past the error bar (a bar at 0 is then still seen).
+            foreach (var bar in bars)
+            {
+                var value = plot.Add.Text(bar.Value.ToString("F2", CultureInfo.InvariantCulture), bar.Value + bar.Error, bar.Position);
+                value.LabelFontName = FontName.Value;
+                value.LabelFontSize = 11;
+                value.LabelAlignment = Alignment.MiddleLeft;
+                value.LabelOffsetX = 4;
+            }
+        }
+        CategoryTicks(plot.Axes.Left, [.. Enumerable.Range(0, categories.Count).Select(Row)], categories);
+        plot.Axes.Bottom.TickGenerator = new NumericFixedInterval(xMax / 10);
+        plot.Grid.YAxisStyle.IsVisible = false;
+        // Room right of the axis's end for the printed means.
+        plot.Axes.SetLimits(0, xMax * 1.08, -0.55, categories.Count - 0.45);
+        LegendBelow(plot, series.Select((s, i) => Box(s.Name, Hue(i))));
+        plot.SavePng(path, 900, 150 + 60 * categories.Count);
+    }
+
+    /// <summary>Lines with markers, y on [<paramref name="yMin"/>, <paramref name="yMax"/>], x ticks on whole numbers.</summary>
     /// <param name="path">The PNG file to write.</param>
     /// <param name="title">The chart title.</param>
     /// <param name="xLabel">The x axis label.</param>
     /// <param name="yLabel">The y axis label.</param>
-    /// <param name="lines">The lines; NaN points are skipped.</param>
+    /// <param name="lines">The lines; a NaN point is left out and breaks the line.</param>
     /// <param name="yMin">Bottom of the y axis.</param>
     /// <param name="yMax">Top of the y axis.</param>
     public static void Lines(string path, string title, string xLabel, string yLabel, IReadOnlyList<ChartLine> lines, double yMin = 0, double yMax = 1)
     {
-        using var surface = new Surface(title);
-        var plot = surface.PlotArea;
-        surface.YAxis(plot, yMin, yMax, yLabel, ticks: 5);
-        var xs = lines.SelectMany(l => l.X).ToList();
-        double xMin = xs.Count == 0 ? 0 : xs.Min(), xMax = xs.Count == 0 ? 1 : xs.Max();
-        if (xMax <= xMin) xMax = xMin + 1;
-        surface.XAxis(plot, xMin, xMax, xLabel, AxisTicks.Integers);
-        float X(double x) => plot.Left + (float)((x - xMin) / (xMax - xMin)) * plot.Width;
-        float Y(double y) => plot.Bottom - (float)((Math.Clamp(y, yMin, yMax) - yMin) / (yMax - yMin)) * plot.Height;
+        using var plot = NewPlot(title, xLabel, yLabel);
+        var legend = new List<LegendItem>();
         for (int l = 0; l < lines.Count; l++)
         {
-            var color = Palette[l % Palette.Length];
-            var line = lines[l];
-            using var stroke = new SKPaint { Color = color, StrokeWidth = 2.5f, IsAntialias = true, Style = SKPaintStyle.Stroke };
-            using var path2 = new SKPath();
-            bool open = false;
-            for (int i = 0; i < line.X.Count; i++)
+            var (line, color) = (lines[l], Hue(l));
+            foreach (var (xs, ys) in Segments(line))
             {
-                if (double.IsNaN(line.Y[i])) { open = false; continue; }
-                if (open) path2.LineTo(X(line.X[i]), Y(line.Y[i]));
-                else path2.MoveTo(X(line.X[i]), Y(line.Y[i]));
-                open = true;
+                var scatter = plot.Add.Scatter(xs, ys, color);
+                scatter.LineWidth = 2.5f;
+                scatter.MarkerSize = 7;
             }
-            surface.Canvas.DrawPath(path2, stroke);
-            for (int i = 0; i < line.X.Count; i++)
+            if (line.Highlight is int h && h >= 0 && h < line.Y.Count && !double.IsNaN(line.Y[h]))
+                SelectedMarker(plot.Add.Marker(line.X[h], line.Y[h], MarkerShape.FilledCircle, 15, color).MarkerStyle);
+            legend.Add(new LegendItem
             {
-                if (double.IsNaN(line.Y[i])) continue;
-                float r = line.Highlight == i ? 7 : 3.5f;
-                surface.Circle(X(line.X[i]), Y(line.Y[i]), r, color, ring: line.Highlight == i);
-            }
+                LabelText = line.Name, LineColor = color, LineWidth = 2.5f, MarkerShape = MarkerShape.FilledCircle, MarkerSize = 7, MarkerFillColor = color,
+            });
         }
-        surface.Legend([.. lines.Select(l => l.Name)], lines: true);
         if (lines.Any(l => l.Highlight is not null))
-            surface.Text("large marker: the selected epoch", plot.Right, plot.Bottom + 62, 11, SKTextAlign.Right);
-        surface.Save(path);
+        {
+            var selected = new LegendItem { LabelText = "large marker: the selected epoch", LineWidth = 0, MarkerShape = MarkerShape.FilledCircle, MarkerSize = 15 };
+            SelectedMarker(selected.MarkerStyle);
+            selected.MarkerFillColor = Colors.LightGray;
+            legend.Add(selected);
+        }
+
+        var all = lines.SelectMany(l => l.X).ToList();
+        double xMin = all.Count == 0 ? 0 : all.Min(), xMax = all.Count == 0 ? 1 : all.Max();
+        if (xMax <= xMin) xMax = xMin + 1;
+        plot.Axes.Bottom.TickGenerator = new NumericAutomatic { IntegerTicksOnly = true };
+        plot.Axes.Bottom.MinorTickStyle.Length = 0;
+        // A little room beyond the ends, so the markers there are drawn whole.
+        double xPad = 0.02 * (xMax - xMin), yPad = 0.02 * (yMax - yMin);
+        plot.Axes.SetLimits(xMin - xPad, xMax + xPad, yMin - yPad, yMax + yPad);
+        LegendBelow(plot, legend);
+        plot.SavePng(path, Width, Height);
     }
 
     /// <summary>
     /// Side-by-side panels of overlaid histograms (each series normalised to a density, so groups of different sizes
-    /// compare), on a log10 x axis when the positive samples span more than two decades, with shared bins.
+    /// compare), on a log10 x axis when the positive samples span more than two decades, with shared bins. Each panel
+    /// has its title and the count of each series.
     /// </summary>
     /// <param name="path">The PNG file to write.</param>
     /// <param name="title">The figure title.</param>
@@ -152,49 +199,211 @@ public static class Charts
         double lo = all.Count == 0 ? 0 : all.Min(Map), hi = all.Count == 0 ? 1 : all.Max(Map);
         if (hi <= lo) hi = lo + 1;
 
-        using var surface = new Surface(title, width: Math.Max(Width, 330 * panels.Count + 110));
-        var area = surface.PlotArea;
-        float gap = 36;
-        float panelWidth = (area.Width - gap * (panels.Count - 1)) / panels.Count;
+        int width = Math.Max(Width, 330 * panels.Count + 110);
+        var figure = new Multiplot(TextStrip(title));
+        figure.AddPlot(LegendStrip(panels.FirstOrDefault()?.Series.Select((s, i) => Box(s.Name, Hue(i))) ?? []));
         for (int p = 0; p < panels.Count; p++)
         {
-            var plot = new SKRect(area.Left + p * (panelWidth + gap), area.Top + 22, area.Left + p * (panelWidth + gap) + panelWidth, area.Bottom);
-            var densities = panels[p].Series.Select(s => Density(s.Values.Where(double.IsFinite).Select(Map).ToList(), lo, hi, bins)).ToList();
-            double top = Math.Max(1e-12, densities.SelectMany(d => d).DefaultIfEmpty(0).Max()) * 1.08;
-            surface.YAxis(plot, 0, top, p == 0 ? "density (share of the group per bin)" : "", ticks: 4, decimals: 2, grid: true);
-            surface.XAxis(plot, lo, hi, log ? $"{xLabel} (log scale)" : xLabel, log ? AxisTicks.Decades : AxisTicks.Linear);
-            surface.Text(panels[p].Title, plot.MidX, plot.Top - 8, 13, SKTextAlign.Center, bold: true);
-            float binWidth = plot.Width / bins;
-            for (int s = 0; s < densities.Count; s++)
-            {
-                var color = Palette[s % Palette.Length];
-                using var fill = new SKPaint { Color = color.WithAlpha(90), Style = SKPaintStyle.Fill };
-                using var edge = new SKPaint { Color = color, StrokeWidth = 2, IsAntialias = true, Style = SKPaintStyle.Stroke };
-                using var outline = new SKPath();
-                outline.MoveTo(plot.Left, plot.Bottom);
-                for (int b = 0; b < bins; b++)
-                {
-                    float y = plot.Bottom - (float)(densities[s][b] / top) * plot.Height;
-                    surface.Canvas.DrawRect(new SKRect(plot.Left + b * binWidth, y, plot.Left + (b + 1) * binWidth, plot.Bottom), fill);
-                    outline.LineTo(plot.Left + b * binWidth, y);
-                    outline.LineTo(plot.Left + (b + 1) * binWidth, y);
-                }
-                outline.LineTo(plot.Right, plot.Bottom);
-                surface.Canvas.DrawPath(outline, edge);
-            }
-            var counts = string.Join(", ", panels[p].Series.Select(s => $"{s.Name} n={s.Values.Count}"));
-            surface.Text(counts, plot.MidX, plot.Top + 10, 10, SKTextAlign.Center);
+            var plot = NewPlot(panels[p].Title, log ? $"{xLabel} (log scale)" : xLabel, p == 0 ? "density (share of the group per bin)" : "", titleSize: 14);
+            var densities = panels[p].Series.Select(s => Density([.. s.Values.Where(double.IsFinite).Select(Map)], lo, hi, bins)).ToList();
+            // Headroom above the highest bin for the counts, one line per series.
+            double top = Math.Max(1e-12, densities.SelectMany(d => d).DefaultIfEmpty(0).Max()) * (1.06 + 0.07 * densities.Count);
+            for (int s = 0; s < densities.Count; s++) Steps(plot, densities[s], lo, hi, Hue(s));
+            var counts = plot.Add.Text(string.Join("\n", panels[p].Series.Select(s => $"{s.Name}: n={s.Values.Count}")), (lo + hi) / 2, top);
+            counts.LabelFontName = FontName.Value;
+            counts.LabelFontSize = 11;
+            counts.LabelAlignment = Alignment.UpperCenter;
+            counts.LabelOffsetY = 4;
+            plot.Axes.Left.TickGenerator = new NumericAutomatic { TargetTickCount = 6 };
+            if (log) plot.Axes.Bottom.TickGenerator = DecadeTicks(lo, hi, (double)width / panels.Count - 100);
+            plot.Axes.SetLimits(lo, hi, 0, top);
+            figure.AddPlot(plot);
         }
-        surface.Legend([.. panels.FirstOrDefault()?.Series.Select(s => s.Name) ?? []], lines: false);
-        surface.Save(path);
+        figure.Layout = new TitledColumns(TitleStrip: 46, LegendStrip: 36);
+        figure.SavePng(path, width, Height);
+        foreach (var plot in figure.GetPlots()) plot.Dispose();
     }
 
-    private enum AxisTicks
+    /// <summary>The figure's title in a strip at the top, its legend in a strip at the bottom, and the panels side by side
+    /// between (subplot 0: the title, 1: the legend, then the panels).</summary>
+    private sealed record TitledColumns(float TitleStrip, float LegendStrip) : IMultiplotLayout
     {
-        Linear,
-        Integers,
-        Decades,
+        public PixelRect[] GetSubplotRectangles(SubplotCollection subplots, PixelRect figureRect)
+        {
+            int panels = Math.Max(1, subplots.Count - 2);
+            float top = figureRect.Top + TitleStrip, bottom = figureRect.Bottom - LegendStrip, width = figureRect.Width / panels;
+            return
+            [
+                new PixelRect(figureRect.Left, figureRect.Right, top, figureRect.Top),
+                new PixelRect(figureRect.Left, figureRect.Right, figureRect.Bottom, bottom),
+                .. Enumerable.Range(0, subplots.Count - 2).Select(p => new PixelRect(figureRect.Left + p * width, figureRect.Left + (p + 1) * width, bottom, top)),
+            ];
+        }
     }
+
+    /// <summary>Colour <paramref name="index"/> of the palette, cycling.</summary>
+    private static Color Hue(int index) => Palette[index % Palette.Length];
+
+    /// <summary>A plot with a white background, the examples' font, a title and axis labels.</summary>
+    private static Plot NewPlot(string title, string xLabel, string yLabel, float titleSize = 18)
+    {
+        var plot = new Plot();
+        plot.FigureBackground.Color = Colors.White;
+        plot.DataBackground.Color = Colors.White;
+        plot.Title(title, titleSize);
+        plot.XLabel(xLabel, 14);
+        plot.YLabel(yLabel, 14);
+        // Each label's font by name: Font.Set would fix one typeface and drop the title's bold.
+        foreach (var label in new[] { plot.Axes.Title.Label, plot.Axes.Bottom.Label, plot.Axes.Left.Label, plot.Axes.Bottom.TickLabelStyle, plot.Axes.Left.TickLabelStyle })
+            label.FontName = FontName.Value;
+        plot.Axes.Bottom.Label.Bold = false;
+        plot.Axes.Left.Label.Bold = false;
+        return plot;
+    }
+
+    /// <summary>A borderless plot holding one line of bold text in its middle (a figure title above panels).</summary>
+    private static Plot TextStrip(string text)
+    {
+        var plot = new Plot();
+        plot.FigureBackground.Color = Colors.White;
+        plot.Layout.Frameless();
+        plot.HideAxesAndGrid();
+        var label = plot.Add.Text(text, 0, 0);
+        label.LabelFontName = FontName.Value;
+        label.LabelFontSize = 18;
+        label.LabelBold = true;
+        label.LabelAlignment = Alignment.MiddleCenter;
+        plot.Axes.SetLimits(-1, 1, -1, 1);
+        return plot;
+    }
+
+    /// <summary>A borderless plot holding only a legend, in one row (a legend shared by panels).</summary>
+    private static Plot LegendStrip(IEnumerable<LegendItem> items)
+    {
+        var plot = new Plot();
+        plot.FigureBackground.Color = Colors.White;
+        plot.Layout.Frameless();
+        plot.HideAxesAndGrid();
+        plot.Legend.ManualItems.AddRange(items);
+        plot.ShowLegend(Alignment.MiddleCenter, Orientation.Horizontal);
+        StyleLegend(plot.Legend);
+        return plot;
+    }
+
+    /// <summary>The legend in one row under the plot.</summary>
+    private static void LegendBelow(Plot plot, IEnumerable<LegendItem> items)
+    {
+        plot.Legend.ManualItems.AddRange(items);
+        plot.ShowLegend(Edge.Bottom);
+        StyleLegend(plot.Legend);
+    }
+
+    private static void StyleLegend(Legend legend)
+    {
+        legend.FontName = FontName.Value;
+        legend.FontSize = 13;
+        legend.OutlineWidth = 0;
+        legend.BackgroundColor = Colors.White;
+        legend.ShadowColor = Colors.Transparent;
+        legend.TightHorizontalWrapping = true;
+    }
+
+    /// <summary>A legend entry drawn as a filled square.</summary>
+    private static LegendItem Box(string name, Color color) => new() { LabelText = name, FillColor = color, LineWidth = 0 };
+
+    /// <summary>The selected point's marker: large, with a black ring.</summary>
+    private static void SelectedMarker(MarkerStyle marker)
+    {
+        marker.OutlineColor = Colors.Black;
+        marker.OutlineWidth = 1.5f;
+    }
+
+    /// <summary>Category names under (or beside) the given positions, without the axis's own numeric ticks.</summary>
+    private static void CategoryTicks(IAxis axis, double[] positions, IReadOnlyList<string> categories)
+    {
+        axis.SetTicks(positions, [.. categories]);
+        axis.TickLabelStyle.FontName = FontName.Value;
+        axis.TickLabelStyle.FontSize = 13;
+        axis.MajorTickStyle.Length = 0;
+    }
+
+    /// <summary>Slants the category labels by 40 degrees, each ending under its group, and makes room for them.</summary>
+    private static void Slant(IXAxis axis, IReadOnlyList<string> categories)
+    {
+        axis.TickLabelStyle.Rotation = -40;
+        axis.TickLabelStyle.FontSize = 12;
+        axis.TickLabelStyle.Alignment = Alignment.UpperRight;
+        using var paint = Paint.NewDisposablePaint();
+        float longest = categories.Select(c => axis.TickLabelStyle.Measure(c, paint).Size.Width).DefaultIfEmpty(0).Max();
+        axis.MinimumSize = longest * (float)Math.Sin(40 * Math.PI / 180) + 30;
+    }
+
+    /// <summary>The runs of a line between its NaN points.</summary>
+    private static IEnumerable<(double[] X, double[] Y)> Segments(ChartLine line)
+    {
+        var xs = new List<double>();
+        var ys = new List<double>();
+        for (int i = 0; i <= line.X.Count; i++)
+        {
+            if (i < line.X.Count && !double.IsNaN(line.Y[i]))
+            {
+                xs.Add(line.X[i]);
+                ys.Add(line.Y[i]);
+                continue;
+            }
+            if (xs.Count > 0) yield return ([.. xs], [.. ys]);
+            xs.Clear();
+            ys.Clear();
+        }
+    }
+
+    /// <summary>One density as a filled step outline over equal bins on [<paramref name="lo"/>, <paramref name="hi"/>].</summary>
+    private static void Steps(Plot plot, double[] density, double lo, double hi, Color color)
+    {
+        double binWidth = (hi - lo) / density.Length;
+        var xs = new List<double> { lo };
+        var ys = new List<double> { 0 };
+        for (int b = 0; b < density.Length; b++)
+        {
+            xs.AddRange([lo + b * binWidth, lo + (b + 1) * binWidth]);
+            ys.AddRange([density[b], density[b]]);
+        }
+        xs.Add(hi);
+        ys.Add(0);
+        var outline = plot.Add.Scatter(xs.ToArray(), ys.ToArray(), color);
+        outline.LineWidth = 2;
+        outline.MarkerSize = 0;
+        outline.FillY = true;
+        outline.FillYValue = 0;
+        outline.FillYColor = color.WithAlpha(90);
+    }
+
+    /// <summary>Ticks for a log10 axis over [<paramref name="lo"/>, <paramref name="hi"/>] (in decades): whole decades
+    /// labelled as people write them, every decade or every 2, 3, 5, 10... so that labels are at least 40 pixels apart, with minor
+    /// ticks at the unlabelled decades (or at 2..9 times each decade when every decade is labelled).</summary>
+    private static NumericManual DecadeTicks(double lo, double hi, double pixels)
+    {
+        int needed = (int)Math.Ceiling((hi - lo) / Math.Max(1, pixels / 40));
+        int step = new[] { 1, 2, 3, 5, 10, 20, 50 }.FirstOrDefault(s => s >= needed, needed);
+        var ticks = new NumericManual();
+        for (int k = (int)Math.Floor(lo); k <= (int)Math.Ceiling(hi); k++)
+        {
+            if (k >= lo && k <= hi)
+            {
+                if (k % step == 0) ticks.AddMajor(k, Decade(k));
+                else ticks.AddMinor(k);
+            }
+            if (step > 1) continue;
+            for (int m = 2; m <= 9; m++)
+                if (k + Math.Log10(m) is var v && v >= lo && v <= hi) ticks.AddMinor(v);
+        }
+        return ticks;
+    }
+
+    /// <summary>10^k as people write it: 0.01, 0.1, 1, 10, 100, 1000, else 1e-5, 1e4.</summary>
+    private static string Decade(int k) => k is >= -2 and <= 3
+        ? Math.Pow(10, k).ToString("0.##", CultureInfo.InvariantCulture)
+        : "1e" + k.ToString(CultureInfo.InvariantCulture);
 
     private static double[] Density(IReadOnlyList<double> values, double lo, double hi, int bins)
     {
@@ -202,141 +411,5 @@ public static class Charts
         foreach (var v in values) counts[Math.Clamp((int)((v - lo) / (hi - lo) * bins), 0, bins - 1)]++;
         if (values.Count > 0) for (int b = 0; b < bins; b++) counts[b] /= values.Count;
         return counts;
-    }
-
-    /// <summary>A white canvas with a title; the plot area leaves room for axes and the legend.</summary>
-    private sealed class Surface : IDisposable
-    {
-        private readonly SKBitmap bitmap;
-
-        public Surface(string title, int width = Width, int height = Height, float bottomMargin = MarginBottom)
-        {
-            bitmap = new SKBitmap(width, height);
-            Canvas = new SKCanvas(bitmap);
-            Canvas.Clear(SKColors.White);
-            PlotArea = new SKRect(MarginLeft, MarginTop, width - MarginRight, height - bottomMargin);
-            Text(title, width / 2f, 32, 18, SKTextAlign.Center, bold: true);
-        }
-
-        public SKCanvas Canvas { get; }
-
-        public SKRect PlotArea { get; }
-
-        public void Text(string text, float x, float y, float size, SKTextAlign align, bool bold = false, SKColor? color = null)
-        {
-            using var paint = new SKPaint
-            {
-                Color = color ?? new SKColor(30, 30, 30), TextSize = size, IsAntialias = true, TextAlign = align,
-                Typeface = Typeface.Value, FakeBoldText = bold,
-            };
-            Canvas.DrawText(text, x, y, paint);
-        }
-
-        public void Fill(SKRect rect, SKColor color)
-        {
-            using var paint = new SKPaint { Color = color, Style = SKPaintStyle.Fill };
-            Canvas.DrawRect(rect, paint);
-        }
-
-        public void Circle(float x, float y, float radius, SKColor color, bool ring)
-        {
-            using var paint = new SKPaint { Color = color, Style = SKPaintStyle.Fill, IsAntialias = true };
-            Canvas.DrawCircle(x, y, radius, paint);
-            if (!ring) return;
-            using var edge = new SKPaint { Color = SKColors.Black, Style = SKPaintStyle.Stroke, StrokeWidth = 1.5f, IsAntialias = true };
-            Canvas.DrawCircle(x, y, radius, edge);
-        }
-
-        public void YAxis(SKRect plot, double min, double max, string label, int ticks, int decimals = 1, bool grid = true)
-        {
-            using var axis = new SKPaint { Color = new SKColor(60, 60, 60), StrokeWidth = 1.2f, IsAntialias = true };
-            using var gridPaint = new SKPaint { Color = new SKColor(225, 225, 225), StrokeWidth = 1 };
-            for (int t = 0; t <= ticks; t++)
-            {
-                double v = min + (max - min) * t / ticks;
-                float y = plot.Bottom - plot.Height * t / ticks;
-                if (grid && t > 0) Canvas.DrawLine(plot.Left, y, plot.Right, y, gridPaint);
-                Canvas.DrawLine(plot.Left - 5, y, plot.Left, y, axis);
-                Text(v.ToString("F" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture), plot.Left - 8, y + 4, 11, SKTextAlign.Right);
-            }
-            Canvas.DrawLine(plot.Left, plot.Top, plot.Left, plot.Bottom, axis);
-            Canvas.DrawLine(plot.Left, plot.Bottom, plot.Right, plot.Bottom, axis);
-            if (label.Length == 0) return;
-            Canvas.Save();
-            Canvas.RotateDegrees(-90, 18, plot.MidY);
-            Text(label, 18, plot.MidY + 4, 13, SKTextAlign.Center);
-            Canvas.Restore();
-        }
-
-        public void XAxis(SKRect plot, double min, double max, string label, AxisTicks ticks)
-        {
-            using var axis = new SKPaint { Color = new SKColor(60, 60, 60), StrokeWidth = 1.2f, IsAntialias = true };
-            var values = new List<double>();
-            if (ticks == AxisTicks.Linear)
-            {
-                for (int t = 0; t <= 4; t++) values.Add(min + (max - min) * t / 4);
-            }
-            else
-            {
-                // Whole numbers (epochs, or powers of ten on a log axis), at most about 12 of them.
-                double step = Math.Max(1, Math.Ceiling((max - min) / 12));
-                for (double v = Math.Ceiling(min); v <= max + 1e-9; v += step) values.Add(v);
-            }
-            foreach (var v in values)
-            {
-                float x = plot.Left + (float)((v - min) / (max - min)) * plot.Width;
-                Canvas.DrawLine(x, plot.Bottom, x, plot.Bottom + 5, axis);
-                var text = ticks switch
-                {
-                    AxisTicks.Integers => v.ToString("F0", CultureInfo.InvariantCulture),
-                    AxisTicks.Decades => Decade((int)Math.Round(v)),
-                    _ => v.ToString("G3", CultureInfo.InvariantCulture),
-                };
-                Text(text, x, plot.Bottom + 18, 11, SKTextAlign.Center);
-            }
-            Text(label, plot.MidX, plot.Bottom + 38, 13, SKTextAlign.Center);
-        }
-
-        /// <summary>10^k as people write it: 0.01, 0.1, 1, 10, 100, else 1e-5, 1e4.</summary>
-        private static string Decade(int k) => k is >= -2 and <= 3
-            ? Math.Pow(10, k).ToString("0.##", CultureInfo.InvariantCulture)
-            : "1e" + k.ToString(CultureInfo.InvariantCulture);
-
-        public void Legend(IReadOnlyList<string> names, bool lines)
-        {
-            float x = PlotArea.Left, y = bitmap.Height - 22;
-            for (int i = 0; i < names.Count; i++)
-            {
-                var color = Palette[i % Palette.Length];
-                if (lines)
-                {
-                    using var stroke = new SKPaint { Color = color, StrokeWidth = 3, IsAntialias = true };
-                    Canvas.DrawLine(x, y - 4, x + 22, y - 4, stroke);
-                }
-                else
-                {
-                    Fill(new SKRect(x, y - 12, x + 16, y + 2), color);
-                }
-                Text(names[i], x + 28, y + 1, 13, SKTextAlign.Left);
-                using var measure = new SKPaint { TextSize = 13, Typeface = Typeface.Value };
-                x += 28 + measure.MeasureText(names[i]) + 26;
-            }
-        }
-
-        public void Save(string path)
-        {
-            Canvas.Flush();
-            using var image = SKImage.FromBitmap(bitmap);
-            using var data = image.Encode(SKEncodedImageFormat.Png, 100)
-                ?? throw new InvalidOperationException($"SkiaSharp could not encode '{path}' as PNG.");
-            using var file = File.Create(path);
-            data.SaveTo(file);
-        }
-
-        public void Dispose()
-        {
-            Canvas.Dispose();
-            bitmap.Dispose();
-        }
     }
 }

@@ -1,10 +1,5 @@
 using System.Globalization;
 using System.Text;
-using OxyPlot;
-using OxyPlot.Axes;
-using OxyPlot.Legends;
-using OxyPlot.Series;
-using OxyPlot.SkiaSharp;
 
 namespace MLNet.FlatDebias.Examples.FairBenchmark;
 
@@ -185,28 +180,16 @@ internal static class BenchmarkSummary
 
     private static string P(double v) => double.IsNaN(v) ? "-" : (100 * v).ToString("F1", CultureInfo.InvariantCulture);
 
-    /// <summary>Test worst-group accuracy per method, one bar per regime, the seeds' standard deviation as the error bar
-    /// (OxyPlot 2.2 on SkiaSharp 2.88, beside ImageAnalytics in the same process).</summary>
+    /// <summary>Test worst-group accuracy per method, one bar per regime, the seeds' standard deviation as the error bar.</summary>
     private static void Chart(string path, string set, IReadOnlyList<MethodSummary> rows, IReadOnlyList<string> methods)
     {
-        var model = new PlotModel { Title = $"{set}: test worst-group accuracy (chosen draw, mean ± sd over seeds)", Background = OxyColors.White };
-        model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomRight, LegendPlacement = LegendPlacement.Inside });
         var names = methods.Where(m => rows.Any(r => r.Method == m)).ToList();
-        var categories = new CategoryAxis { Position = AxisPosition.Left, Key = "methods" };
-        categories.Labels.AddRange(names);
-        model.Axes.Add(categories);
-        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Minimum = 0, Maximum = 1, Title = "worst-group accuracy" });
-        foreach (var regime in Enum.GetValues<SelectionRegime>())
+        var series = Enum.GetValues<SelectionRegime>().Select(regime =>
         {
-            var series = new ErrorBarSeries { Title = regime == SelectionRegime.Groups ? "selected on validation groups" : "no group labels (worst class)" };
-            foreach (var name in names)
-            {
-                var row = rows.FirstOrDefault(r => r.Method == name && r.Regime == regime);
-                series.Items.Add(new ErrorBarItem(row?.WorstGroupMean ?? 0, row is null || double.IsNaN(row.WorstGroupSpread) ? 0 : row.WorstGroupSpread));
-            }
-            model.Series.Add(series);
-        }
-        using var stream = File.Create(path);
-        new PngExporter { Width = 900, Height = 120 + 60 * names.Count }.Export(model, stream);
+            var mine = names.Select(name => rows.FirstOrDefault(r => r.Method == name && r.Regime == regime)).ToList();
+            return new ChartSeries(regime == SelectionRegime.Groups ? "selected on validation groups" : "no group labels (worst class)",
+                [.. mine.Select(r => r?.WorstGroupMean ?? double.NaN)], [.. mine.Select(r => r?.WorstGroupSpread ?? double.NaN)]);
+        }).ToList();
+        Charts.HorizontalBars(path, $"{set}: test worst-group accuracy (chosen draw, mean ± sd over seeds)", "worst-group accuracy", names, series);
     }
 }

@@ -66,17 +66,20 @@ public static class DemoPhotos
     {
         ArgumentNullException.ThrowIfNull(random);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        byte Jitter(int value) => (byte)Math.Clamp(value + random.Next(-25, 26), 0, 255);
+        var background = sky ? new SKColor(Jitter(90), Jitter(150), Jitter(225)) : new SKColor(Jitter(70), Jitter(160), Jitter(60));
+        var shape = new SKColor(Jitter(235), Jitter(225), Jitter(120));
+        float radius = Size * (0.18f + 0.14f * (float)random.NextDouble());
+        float cx = radius + (float)random.NextDouble() * (Size - 2 * radius), cy = radius + (float)random.NextDouble() * (Size - 2 * radius);
+        // Each pixel by its centre: inside the circle or square, the shape's colour.
         using var bitmap = new SKBitmap(new SKImageInfo(Size, Size, SKColorType.Rgba8888, SKAlphaType.Premul));
-        using (var canvas = new SKCanvas(bitmap))
-        {
-            byte Jitter(int value) => (byte)Math.Clamp(value + random.Next(-25, 26), 0, 255);
-            canvas.Clear(sky ? new SKColor(Jitter(90), Jitter(150), Jitter(225)) : new SKColor(Jitter(70), Jitter(160), Jitter(60)));
-            using var paint = new SKPaint { Color = new SKColor(Jitter(235), Jitter(225), Jitter(120)), IsAntialias = true, Style = SKPaintStyle.Fill };
-            float radius = Size * (0.18f + 0.14f * (float)random.NextDouble());
-            float cx = radius + (float)random.NextDouble() * (Size - 2 * radius), cy = radius + (float)random.NextDouble() * (Size - 2 * radius);
-            if (circle) canvas.DrawCircle(cx, cy, radius, paint);
-            else canvas.DrawRect(SKRect.Create(cx - radius, cy - radius, 2 * radius, 2 * radius), paint);
-        }
+        for (int y = 0; y < Size; y++)
+            for (int x = 0; x < Size; x++)
+            {
+                float dx = x + 0.5f - cx, dy = y + 0.5f - cy;
+                bool inside = circle ? dx * dx + dy * dy <= radius * radius : Math.Abs(dx) <= radius && Math.Abs(dy) <= radius;
+                bitmap.SetPixel(x, y, inside ? shape : background);
+            }
         using var image = SKImage.FromBitmap(bitmap);
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
         using var file = File.Create(path);

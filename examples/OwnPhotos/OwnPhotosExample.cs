@@ -72,7 +72,7 @@ public static class OwnPhotosExample
         var labelKeys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(all);
 
         // 3. Pixels (resize 256, centre crop 224, ImageNet mean and std), then 512 features per image from the
-        //    built-in ImageNet ResNet-18 (package Microsoft.ML.DnnImageFeaturizer.ResNet18, version 0.23.1).
+        //    built-in ImageNet ResNet-18 (package Microsoft.ML.DnnImageFeaturizer.ResNet18, version 0.24.0).
         var preprocessing = ml.Transforms.ImageNetPreprocessing().Fit(all);
         var features = ml.Transforms.PretrainedFeatures(PretrainedWeightsSource.ImageNetResNet18).Fit(preprocessing.Transform(all));
         console.Line($"  backbone: {features.BackboneName}, {features.FeatureDimension} features per image; feature files in {featureFolder}");
@@ -114,7 +114,7 @@ public static class OwnPhotosExample
                     Optimizer = OptimizerKind.Adam, LearningRate = 1e-3,
                     Seed = settings.Seed,                             // this, not the MLContext's seed, makes a run repeat
                     Device = settings.Device,
-                    Progress = progress,                              // one line per epoch: "epoch 2/5  loss 0.7961  trace 580 (bound 1.04E+03, active 25.0 %) ..."
+                    Progress = progress,                              // one line per epoch: "epoch 2/5  loss 0.7387  trace 550 (bound 918, active 25.0 %) ..."
                 }).Fit(train, validation);
             }
             using var erm = ml.MulticlassClassification.Trainers.Erm(new ErmTrainer.Options

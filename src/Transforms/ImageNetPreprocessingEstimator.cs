@@ -31,8 +31,10 @@ namespace MLNet.FlatDebias.Transforms;
 /// one per channel with its own offset and scale, decodes and resizes each image once instead of three times
 /// (ML.NET recomputes an image column for each column that reads it: measured 250 against 133 images/s at 500×375);
 /// the values agree with the formula to within 1e-5 (tested on a known image).</para>
-/// <para>Resizing is SkiaSharp's (through <c>ResizeImages</c>), not PIL's bilinear filter: values differ slightly
-/// from torchvision's at the same settings.</para>
+/// <para>Resizing is ML.NET's <c>ResizeImages</c> with <c>Fill</c>: the image stretched to <c>resize</c>×<c>resize</c> by
+/// nearest-neighbour sampling (output pixel i of n → m reads source pixel round((i + 0.5)·n/m − 0.5); checked against that
+/// formula, and the same in ML.NET 5.0.1 and 6.0.0). torchvision resizes the shorter side bilinearly and keeps the aspect
+/// ratio, so values differ from its pipeline's wherever an image is resized (not at all where it already has the size).</para>
 /// </remarks>
 public sealed class ImageNetPreprocessingEstimator : IEstimator<ImageNetPreprocessingTransformer>
 {

@@ -35,9 +35,8 @@ public static class PretrainedFeaturesCatalog
     /// </summary>
     /// <remarks>
     /// <see cref="PretrainedWeightsSource.ImageNetResNet18"/> is the ImageNet ResNet-18 of the NuGet package
-    /// <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c>, version 0.23.1 (the version whose file this library maps and
-    /// tests: reference it with <c>Version="0.23.1"</c>, as <c>dotnet add package</c> without a version takes a later
-    /// one): 512 features per image from ImageNet-normalised RGB at 3x224x224, i.e. the output of
+    /// <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c> (0.24.0, the version this library references; 0.23.1 ships the same
+    /// file): 512 features per image from ImageNet-normalised RGB at 3x224x224, i.e. the output of
     /// <c>ImageNetPreprocessing()</c> with its default sizes. The same as
     /// <c>PretrainedFeatures(FeatureBackbone.ImageNetResNet18(modelPath), ...)</c>.
     /// </remarks>

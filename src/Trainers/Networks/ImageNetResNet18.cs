@@ -39,8 +39,12 @@ public static class ImageNetResNet18
     /// <summary>The NuGet package that ships the model.</summary>
     public const string PackageId = "Microsoft.ML.DnnImageFeaturizer.ResNet18";
 
-    /// <summary>The package version whose file was mapped and tested.</summary>
-    public const string PackageVersion = "0.23.1";
+    /// <summary>The package version this library references and tests (0.24.0; 0.23.1 ships the same <c>ResNet18.onnx</c>,
+    /// SHA-256 e2552f19..., and is looked for too).</summary>
+    public const string PackageVersion = "0.24.0";
+
+    /// <summary>Versions of the package that ship the same model file, newest first.</summary>
+    private static readonly string[] SameFileVersions = [PackageVersion, "0.23.1"];
 
     /// <summary>Where a project that references the package finds the model, relative to its output folder.</summary>
     public static readonly string RelativeModelPath = Path.Combine("DnnImageModels", "ResNet18Onnx", "ResNet18.onnx");
@@ -114,7 +118,7 @@ public static class ImageNetResNet18
         var cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES");
         if (string.IsNullOrEmpty(cache))
             cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        candidates.Add(Path.Combine(cache, PackageId.ToLowerInvariant(), PackageVersion, "tools", RelativeModelPath));
+        candidates.AddRange(SameFileVersions.Select(v => Path.Combine(cache, PackageId.ToLowerInvariant(), v, "tools", RelativeModelPath)));
         return candidates.FirstOrDefault(File.Exists) ?? throw new FileNotFoundException(
             $"The ImageNet ResNet-18 model was not found (looked in {string.Join(" and ", candidates.Select(c => $"'{c}'"))}). " +
             $"Reference the NuGet package {PackageId} {PackageVersion} from the application (it copies {RelativeModelPath} " +

@@ -2,7 +2,7 @@ namespace MLNet.FlatDebias.Trainers.Onnx;
 
 /// <summary>Settings of <see cref="OnnxExport.Export"/>: the graph's input and output names and shapes.</summary>
 /// <remarks>
-/// What ML.NET's <c>ApplyOnnxModel</c> (Microsoft.ML.OnnxTransformer 5.0.1 on ONNX Runtime 1.31.1) does with the
+/// What ML.NET's <c>ApplyOnnxModel</c> (Microsoft.ML.OnnxTransformer 6.0.0 on ONNX Runtime 1.31.1) does with the
 /// exported shapes, as <c>OnnxMlNetTests</c> checks:
 /// <list type="bullet">
 /// <item>Input. A known-size float vector column of <c>C*H*W</c> values is accepted both by an input declared

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace MLNet.FlatDebias.Tests.Onnx;
 
 /// <summary>
-/// What ML.NET's ApplyOnnxModel (Microsoft.ML.OnnxTransformer 5.0.1 on ONNX Runtime 1.31.1) does with exported
+/// What ML.NET's ApplyOnnxModel (Microsoft.ML.OnnxTransformer 6.0.0 on ONNX Runtime 1.31.1) does with exported
 /// models: the answers documented on <see cref="OnnxExportOptions"/>.
 /// </summary>
 [Collection(TorchCollection.Name)]

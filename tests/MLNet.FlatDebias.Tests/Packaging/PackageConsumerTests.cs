@@ -75,6 +75,11 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
             Assert.True(build.ExitCode == 0, build.Output);
             var assets = File.ReadAllText(Path.Combine(app, "obj", "project.assets.json"));
             Assert.DoesNotContain(Path.Combine(repository, "src"), assets); // the package, not a project reference
+            // The application resolves ML.NET 6 and SkiaSharp 3 through the package's dependencies alone.
+            Assert.Contains("\"Microsoft.ML/6.0.0\"", assets);
+            Assert.Contains("\"Microsoft.ML.ImageAnalytics/6.0.0\"", assets);
+            Assert.DoesNotContain("\"Microsoft.ML/5.", assets);
+            Assert.DoesNotContain("\"SkiaSharp/2.", assets);
 
             var run = Dotnet(app, "run", "-c", "Release", "--no-build", "--", folder.Combine("images"));
             output.WriteLine(run.Output);
@@ -132,6 +137,12 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
         var dependencies = metadata.Descendants(ns + "dependency").Select(d => d.Attribute("id")!.Value).ToList();
         Assert.Contains("Microsoft.ML", dependencies);
         Assert.Contains("TorchSharp", dependencies);
+        // NuGet reads a bare version as "this or later": the package asks for ML.NET 6 and SkiaSharp 3 at least.
+        var ranges = metadata.Descendants(ns + "dependency").ToDictionary(d => d.Attribute("id")!.Value, d => d.Attribute("version")!.Value);
+        Assert.Equal("6.0.0", ranges["Microsoft.ML"]);
+        Assert.Equal("6.0.0", ranges["Microsoft.ML.ImageAnalytics"]);
+        Assert.Equal("6.0.0", ranges["Microsoft.ML.OnnxTransformer"]);
+        Assert.StartsWith("3.", ranges["SkiaSharp"], StringComparison.Ordinal);
         Assert.DoesNotContain(dependencies, d => d.StartsWith("libtorch", StringComparison.OrdinalIgnoreCase) || d.StartsWith("TorchSharp-", StringComparison.OrdinalIgnoreCase));
     }
 

@@ -79,6 +79,37 @@ public sealed class ImageNetPreprocessingTests : IDisposable
     }
 
     [Fact]
+    public void Resizing_is_nearest_neighbour_sampling_against_an_independent_computation()
+    {
+        // Random pixels, so that every source pixel is told apart; 20 -> 26 (up) and 20 -> 14 (down), then the centre crop.
+        var random = new Random(3);
+        var pixels = new SKColor[20, 20];
+        for (int y = 0; y < 20; y++)
+            for (int x = 0; x < 20; x++) pixels[y, x] = new SKColor((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256));
+        var path = _folder.Combine("random.png");
+        WaterbirdsFolderBuilder.WritePng(path, 20, 20, (x, y) => pixels[y, x]);
+        var data = Paths(path);
+        foreach (var (resize, crop) in new[] { (26, 24), (14, 11) })
+        {
+            var features = Features(_ml.Transforms.ImageNetPreprocessing(resize: resize, crop: crop).Fit(data).Transform(data)).Single();
+            // Output pixel i of a resize from n to m reads source pixel round((i + 0.5) n / m - 0.5), half to even (ML.NET's
+            // Fill, SkiaSharp's nearest sampling; the same in ML.NET 5.0.1 and 6.0.0); the crop starts at round((m - crop) / 2).
+            int Source(int i) => Math.Min(19, (int)Math.Round((i + 0.5) * 20 / resize - 0.5, MidpointRounding.ToEven));
+            int start = (int)Math.Round((resize - crop) / 2.0, MidpointRounding.ToEven);
+            double worst = 0;
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < crop; y++)
+                    for (int x = 0; x < crop; x++)
+                    {
+                        var pixel = pixels[Source(y + start), Source(x + start)];
+                        byte value = c == 0 ? pixel.Red : c == 1 ? pixel.Green : pixel.Blue;
+                        worst = Math.Max(worst, Math.Abs(features[(c * crop + y) * crop + x] - Expected(value, c)));
+                    }
+            Assert.True(worst < 1e-5, $"{resize} -> {crop}: max abs error {worst} against nearest-neighbour sampling");
+        }
+    }
+
+    [Fact]
     public void Grey_and_jpeg_images_give_three_channels()
     {
         var grey = _folder.Combine("grey.png");
