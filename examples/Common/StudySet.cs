@@ -32,7 +32,8 @@ public sealed record StudySet(string Name, IDataView Train, IDataView Validation
     /// <summary>Builds a set by name: <c>cmnist1</c>, <c>cmnist5</c> (Coloured MNIST with 1 % / 5 % bias-conflicting
     /// training rows, any share in percent), <c>wbmnist</c> (Waterbirds-format MNIST), <c>wbr18</c> (ImageNet ResNet-18
     /// features of the Waterbirds-format MNIST set at 224 px, a linear head), <c>pmnist</c> (Patched MNIST), <c>smnist</c>
-    /// (Striped MNIST).</summary>
+    /// (Striped MNIST), <c>pmnist-cnn</c>, <c>smnist-cnn</c> (the same on a SmallCnn of width 32), <c>smnist-cnn16</c> (width 16, half the rows), <c>sr18</c> (ImageNet
+    /// ResNet-18 features of Striped MNIST upsampled to 224 px, a linear head).</summary>
     /// <param name="name">The set's name.</param>
     /// <param name="ml">The ML.NET context.</param>
     /// <param name="mnist">MNIST.</param>
@@ -83,6 +84,31 @@ public sealed record StudySet(string Name, IDataView Train, IDataView Validation
                 o.WeightDecay = 1e-4;
             });
         }
+        if (name is "pmnist-cnn" or "smnist-cnn" or "smnist-cnn16")
+        {
+            // The same images on a SmallCnn of width 32, 6 epochs, batch 64, Adam 1e-3: the configuration the planners' held-back
+            // MNIST sets train (issue 29), for the defaults' diagnosis and the sets that chose nothing. smnist-cnn16: width 16
+            // and half the rows (a choosing set of the fair benchmark since 2026-12-05).
+            int width = name.EndsWith("16", StringComparison.Ordinal) ? 16 : 32;
+            // smnist-cnn16 trains on half the rows (the same rows as sr18), to keep a choosing set's 176 trainings affordable.
+            var rows = width == 16
+                ? scale with { ColoredTrainRows = scale.ColoredTrainRows / 2, ColoredValidationRows = scale.ColoredValidationRows / 2, ColoredTestRows = scale.ColoredTestRows / 2 }
+                : scale;
+            var mlp = Create(name[..name.IndexOf("-cnn", StringComparison.Ordinal)], ml, mnist, rows, cacheFolder);
+            return mlp with
+            {
+                Name = name,
+                BaseSettings = o =>
+                {
+                    mlp.BaseSettings(o);
+                    o.Network = NetworkKind.SmallCnn;
+                    o.NetworkWidth = width;
+                    o.ImageShape = new ImageShape(1, 28, 28);
+                    o.NumberOfEpochs = 6;
+                    o.BatchSize = 64;
+                },
+            };
+        }
         if (name is "pmnist" or "smnist")
         {
             // The benchmark's report-only sets: grey MNIST with a corner patch (label = digit mod 3) or background stripes
@@ -105,6 +131,26 @@ public sealed record StudySet(string Name, IDataView Train, IDataView Validation
                 o.WeightDecay = 0;
             });
         }
+        if (name == "sr18")
+        {
+            // Striped MNIST (smnist's images and labels) through the built-in ImageNet ResNet-18 with a linear head: a
+            // frozen-feature set whose validation split can tell label-free draws apart (added 2026-12-05 as a choosing set,
+            // issue 29). Half smnist's rows, to keep the one-off extraction to minutes.
+            var splits = StripedMnist.Create(mnist, 0.02, seed: 0, trainSize: scale.ColoredTrainRows / 2,
+                validationSize: scale.ColoredValidationRows / 2, testSize: scale.ColoredTestRows / 2);
+            var classes = splits.Train.ClassNames.ToList();
+            var attributes = splits.Train.AttributeNames.ToList();
+            using var backbone = FeatureBackbone.ImageNetResNet18();
+            var features = ml.Transforms.PretrainedFeatures(backbone).Fit(UpsampledMnistImages.Create(ml, splits.Validation));
+            IDataView Split(BiasedMnistSplit split, string splitName)
+            {
+                var key = new FeatureFileKey(UpsampledMnistImages.DescribeSplit(split, $"smnist 2 % seed 0 {splitName}"), UpsampledMnistImages.Description, features.BackboneFingerprint);
+                var path = Path.Combine(cacheFolder, string.Create(CultureInfo.InvariantCulture, $"sr18-{scale.ColoredTrainRows / 2}"), $"{splitName}.idv");
+                return ml.Data.Cache(FeatureFile.LoadOrCreate(ml, UpsampledMnistImages.Create(ml, split), features, path, key).Data);
+            }
+            return new StudySet(name, Split(splits.Train, "train"), Split(splits.Validation, "validation"), Split(splits.Test, "test"),
+                IsMinorityGroup: g => classes.IndexOf(g.Split('/')[0]) != attributes.IndexOf(g.Split('/')[1]), BaseSettings: LinearHead(scale));
+        }
         if (name == "wbr18")
         {
             // The frozen-backbone regime: ImageNet ResNet-18 features of the Waterbirds-format MNIST set at 224 px (the main
@@ -126,18 +172,22 @@ public sealed record StudySet(string Name, IDataView Train, IDataView Validation
                 return ml.Data.Cache(FeatureFile.LoadOrCreate(ml, images, features, Path.Combine(cacheFolder, $"wbr18-d{scale.FrozenDivisor}", $"{s}.idv"), key).Data);
             }
             return new StudySet(name, Split(WaterbirdsSplit.Train), Split(WaterbirdsSplit.Validation), Split(WaterbirdsSplit.Test),
-                IsMinorityGroup: g => g is WaterbirdsNames.LandbirdOnWater or WaterbirdsNames.WaterbirdOnLand, BaseSettings: o =>
-            {
-                o.Network = NetworkKind.Linear;
-                o.NumberOfEpochs = scale.FrozenEpochs;
-                o.BatchSize = 128;
-                o.LearningRate = 1e-3;
-                o.Optimizer = OptimizerKind.Adam;
-                o.WeightDecay = 1e-4;
-            });
+                IsMinorityGroup: g => g is WaterbirdsNames.LandbirdOnWater or WaterbirdsNames.WaterbirdOnLand, BaseSettings: LinearHead(scale));
         }
-        throw new ArgumentException($"Unknown set '{name}': expected cmnist<percent> (e.g. cmnist1, cmnist5), wbmnist, wbr18, pmnist or smnist.");
+        throw new ArgumentException($"Unknown set '{name}': expected cmnist<percent> (e.g. cmnist1, cmnist5), wbmnist, wbr18, pmnist, smnist, pmnist-cnn, smnist-cnn, smnist-cnn16 or sr18.");
     }
+
+    /// <summary>The frozen-feature sets' head and schedule (<c>wbr18</c>, <c>sr18</c>): a linear layer, Adam 1e-3, batch 128,
+    /// weight decay 1e-4, <see cref="StudyScale.FrozenEpochs"/> epochs.</summary>
+    private static Action<NetworkTrainerOptions> LinearHead(StudyScale scale) => o =>
+    {
+        o.Network = NetworkKind.Linear;
+        o.NumberOfEpochs = scale.FrozenEpochs;
+        o.BatchSize = 128;
+        o.LearningRate = 1e-3;
+        o.Optimizer = OptimizerKind.Adam;
+        o.WeightDecay = 1e-4;
+    };
 }
 
 /// <summary>Sizes and epochs of the study's sets.</summary>

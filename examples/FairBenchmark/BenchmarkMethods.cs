@@ -127,6 +127,7 @@ internal static class BenchmarkMethods
                 o.MaxDual = Get("cap", o.MaxDual);
                 o.WarmupEpochs = Math.Min(Clamp(Get("warmup", o.WarmupEpochs), epochs), epochs - 1);
                 if (values.TryGetValue("topk", out var k)) o.TopK = k < 1 ? null : (int)k;
+                if (values.TryGetValue("scale", out var unit)) o.ViolationScale = unit < 0.5 ? ViolationScale.Absolute : ViolationScale.RelativeToBound;
                 return trainers.FlatDebias(o).Fit(set.Train);
             }
             default:

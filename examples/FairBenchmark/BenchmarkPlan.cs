@@ -25,18 +25,41 @@ internal sealed class BenchmarkPlan(IReadOnlyList<string> methods, IReadOnlyDict
     public static int Choose(IReadOnlyList<BenchmarkRun> draws)
         => draws.OrderByDescending(r => double.IsNaN(r.SelectionScore) ? double.NegativeInfinity : r.SelectionScore).ThenBy(r => r.Draw).First().Draw;
 
-    /// <summary>Per method, the draw with the best mean validation worst-group accuracy over <paramref name="choosingSets"/>
-    /// (seed 0, groups regime): the defaults the library should have by this protocol.</summary>
+    /// <summary>Per method, the protocol's default (<see cref="RecommendWithReasons"/>): the draw whose worst validation
+    /// worst-group accuracy over <paramref name="choosingSets"/> is best.</summary>
     public IReadOnlyDictionary<string, int> Recommend(IEnumerable<BenchmarkRun> runs, IReadOnlyList<string> choosingSets)
+        => RecommendWithReasons(runs, choosingSets).ToDictionary(kv => kv.Key, kv => kv.Value.Draw);
+
+    /// <summary>Per method, the protocol's default by the robust rule: for each draw with a seed-0 run (groups regime) on every
+    /// choosing set, its validation worst-group accuracy on its worst choosing set; the draw with the best such worst case
+    /// wins, ties broken by the mean over the choosing sets, then by the lowest draw (a missing score counts as 0). So a
+    /// default must hold up on every choosing set, not win on one and fail on another. Also says on which choosing sets the
+    /// method's draws scored differently at all: a set where every draw scores the same cannot choose.</summary>
+    public IReadOnlyDictionary<string, DefaultsChoice> RecommendWithReasons(IEnumerable<BenchmarkRun> runs, IReadOnlyList<string> choosingSets)
     {
         var seedZero = runs.Where(r => r.Seed == 0 && r.Regime == SelectionRegime.Groups && choosingSets.Contains(r.Set) && r.Draw < draws).ToList();
         return methods.ToDictionary(m => m, m =>
         {
-            var byDraw = seedZero.Where(r => r.Method == m).GroupBy(r => r.Draw)
+            static double Score(BenchmarkRun r) => double.IsNaN(r.ValidationWorstGroup) ? 0 : r.ValidationWorstGroup;
+            var mine = seedZero.Where(r => r.Method == m).ToList();
+            var byDraw = mine.GroupBy(r => r.Draw)
                 .Where(g => g.Select(r => r.Set).Distinct().Count() == choosingSets.Count)
-                .Select(g => (Draw: g.Key, Score: g.Average(r => double.IsNaN(r.ValidationWorstGroup) ? 0 : r.ValidationWorstGroup)))
-                .OrderByDescending(d => d.Score).ThenBy(d => d.Draw).ToList();
-            return byDraw.Count == 0 ? 0 : byDraw[0].Draw;
+                .Select(g =>
+                {
+                    var worst = g.OrderBy(Score).ThenBy(r => choosingSets.ToList().IndexOf(r.Set)).First();
+                    return new DefaultsChoice(g.Key, worst.Set, Score(worst), g.Average(Score), []);
+                })
+                .OrderByDescending(d => d.WorstScore).ThenByDescending(d => d.MeanScore).ThenBy(d => d.Draw).ToList();
+            var informative = choosingSets.Where(set => mine.Where(r => r.Set == set).Select(Score).Distinct().Count() > 1).ToList();
+            return byDraw.Count == 0 ? new DefaultsChoice(0, "", double.NaN, double.NaN, informative) : byDraw[0] with { InformativeSets = informative };
         });
     }
 }
+
+/// <summary>The protocol's default for one method and why.</summary>
+/// <param name="Draw">The chosen draw (0: the library's defaults).</param>
+/// <param name="WorstSet">The choosing set where the chosen draw scored lowest.</param>
+/// <param name="WorstScore">Its validation worst-group accuracy there (seed 0).</param>
+/// <param name="MeanScore">Its mean over the choosing sets.</param>
+/// <param name="InformativeSets">The choosing sets on which the method's draws did not all score the same.</param>
+internal sealed record DefaultsChoice(int Draw, string WorstSet, double WorstScore, double MeanScore, IReadOnlyList<string> InformativeSets);

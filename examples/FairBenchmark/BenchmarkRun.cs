@@ -10,6 +10,9 @@ internal sealed record BenchmarkRun(string Set, string Method, SelectionRegime R
 {
     public const string Header = "set,method,regime,draw,seed,val_wga,val_worst_class,val_acc,test_acc,test_wga,test_worst_class,seconds,values";
 
+    /// <summary>What follows a failed run's values, before the reason.</summary>
+    public const string FailedMarker = " FAILED: ";
+
     /// <summary>Which training this is.</summary>
     public RunKey Key => new(Set, Method, Regime, Draw, Seed);
 
@@ -101,6 +104,30 @@ internal sealed class ResultStore
         File.WriteAllLines(temporary, ["# Each method's library defaults, which its draw-0 results here were trained with; other defaults refuse this folder.",
             .. recorded.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}\t{p.Value}")], new UTF8Encoding(false));
         File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>Checks that every stored result of a random draw (1 and up) was trained with the values the search spaces give
+    /// that draw now: a changed search-space line changes its draws, and their old results must not be taken for the new ones.</summary>
+    /// <exception cref="InvalidOperationException">Results were trained with other values; the message names the method,
+    /// the draws, both values and the result files to delete.</exception>
+    public void CheckDrawValues(BenchmarkPlan plan)
+    {
+        var stale = All().Values
+            .Where(r => r.Draw > 0 && r.Draw < plan.Draws && plan.Methods.Contains(r.Method))
+            .Select(r => (Run: r, Now: BenchmarkPlan.Describe(plan.Values(r.Method, r.Draw))))
+            .Where(x => x.Run.Values.Split(BenchmarkRun.FailedMarker)[0] != x.Now)
+            .GroupBy(x => x.Run.Method).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        if (stale.Count == 0) return;
+        var parts = stale.Select(g =>
+        {
+            var draws = g.Select(x => x.Run.Draw).Distinct().Order().ToList();
+            var example = g.OrderBy(x => x.Run.Draw).First();
+            return $"{g.Key}: draws {string.Join(", ", draws)} were trained with other values (draw {example.Run.Draw}: {{{example.Run.Values}}}, "
+                + $"the search space now gives {{{example.Now}}}); delete "
+                + string.Join(" ", draws.Select(d => Path.Combine(_folder, $"*.{g.Key}.*.d{d}.*.csv"))) + " to train them again";
+        });
+        throw new InvalidOperationException("The search spaces changed since results in this folder were trained. Use another --out, or: "
+            + string.Join("; ", parts));
     }
 
     /// <summary>The result of a training, or null when it has not finished (read from disk: another process may have

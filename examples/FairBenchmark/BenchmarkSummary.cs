@@ -43,8 +43,8 @@ internal static class BenchmarkSummary
         var inSweep = ordered.Where(r => sets.Contains(r.Set) && plan.Methods.Contains(r.Method)).ToList();
         WriteCost(inSweep, sets, plan, folder);
 
-        var recommended = choose.Count == 0 ? new Dictionary<string, int>() : plan.Recommend(inSweep, choose);
-        Write(inSweep, plan, choose, report, recommended, folder, output, missing.Count);
+        var choices = choose.Count == 0 ? new Dictionary<string, DefaultsChoice>() : plan.RecommendWithReasons(inSweep, choose);
+        Write(inSweep, plan, choose, report, choices, folder, output, missing.Count);
         int planned = sweep.Runs(BenchmarkStage.Draws).Count + sweep.Runs(BenchmarkStage.Seeds).Count;
         output.WriteLine(missing.Count == 0
             ? $"All {planned} planned runs have finished ({results.Count} trainings in {store.Folder})."
@@ -68,8 +68,9 @@ internal static class BenchmarkSummary
     }
 
     private static void Write(IReadOnlyCollection<BenchmarkRun> runs, BenchmarkPlan plan, IReadOnlyList<string> choose, IReadOnlyList<string> report,
-        IReadOnlyDictionary<string, int> recommended, string folder, TextWriter output, int missing)
+        IReadOnlyDictionary<string, DefaultsChoice> choices, string folder, TextWriter output, int missing)
     {
+        var recommended = choices.ToDictionary(kv => kv.Key, kv => kv.Value.Draw);
         var summaries = new List<MethodSummary>();
         var md = new StringBuilder();
         if (missing > 0) md.AppendLine($"**Partial: {missing} planned runs have not finished (missing.txt); the tables below use the finished ones.**").AppendLine();
@@ -120,19 +121,23 @@ internal static class BenchmarkSummary
         md.AppendLine();
         md.AppendLine("### Defaults chosen on the choosing sets, reported on the report-only sets");
         md.AppendLine();
-        md.AppendLine("Per method, the draw with the best mean validation worst-group accuracy over the choosing sets (seed 0), run with the seeds on each report-only set (selection `Groups` for the epoch).");
+        md.AppendLine("Per method, the draw whose validation worst-group accuracy (seed 0) on its worst choosing set is best (ties: the best mean over the choosing sets), run with the seeds on each report-only set (selection `Groups` for the epoch). Its worst choosing set and score are listed, and the choosing sets on which the method's draws scored differently at all (a set where every draw scores the same cannot choose).");
         md.AppendLine();
-        md.AppendLine($"| method | draw | values | {string.Join(" | ", report)} |");
-        md.AppendLine($"|---|---|---|{string.Concat(report.Select(_ => "---|"))}");
+        md.AppendLine($"| method | draw | values | worst choosing set | mean over choosing sets | sets that told its draws apart | {string.Join(" | ", report)} |");
+        md.AppendLine($"|---|---|---|---|---|---|{string.Concat(report.Select(_ => "---|"))}");
         foreach (var method in plan.Methods)
         {
             int draw = recommended.GetValueOrDefault(method);
+            var choice = choices.GetValueOrDefault(method);
             var cells = report.Select(set =>
             {
                 var seeds = runs.Where(r => r.Set == set && r.Method == method && r.Regime == SelectionRegime.Groups && r.Draw == draw && plan.Seeds.Contains(r.Seed)).ToList();
                 return seeds.Count == 0 ? "-" : $"{P(seeds.Average(r => r.TestWorstGroup))} ± {P(Spread(seeds.Select(r => r.TestWorstGroup)))}";
             });
-            md.AppendLine($"| {method} | {draw} | {BenchmarkPlan.Describe(plan.Values(method, draw))} | {string.Join(" | ", cells)} |");
+            string worst = choice is null || choice.WorstSet.Length == 0 ? "-" : $"{choice.WorstSet} {P(choice.WorstScore)}";
+            string mean = choice is null ? "-" : P(choice.MeanScore);
+            string informative = choice is null ? "-" : choice.InformativeSets.Count == 0 ? "none" : string.Join(", ", choice.InformativeSets);
+            md.AppendLine($"| {method} | {draw} | {BenchmarkPlan.Describe(plan.Values(method, draw))} | {worst} | {mean} | {informative} | {string.Join(" | ", cells)} |");
         }
 
         // The ranking the README states: the methods that train without group labels, on the sets nobody chose on.

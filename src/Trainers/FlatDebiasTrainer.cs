@@ -13,7 +13,9 @@ namespace MLNet.FlatDebias.Trainers;
 /// <remarks>
 /// <para><b>Training algorithm details</b>: minimise <c>L(theta)</c> subject to <c>Tr F_i(theta) &lt;= epsilon</c> for
 /// every training row i. Each step minimises <c>(1/|B|) sum_i [l_i + lambda_i T_i]</c> over the batch and then
-/// moves each row's multiplier <c>lambda_i &lt;- clip(lambda_i + DualLearningRate (T_i - epsilon), 0, MaxDual)</c>.
+/// moves each row's multiplier <c>lambda_i &lt;- clip(lambda_i + DualLearningRate (T_i - epsilon), 0, MaxDual)</c>
+/// (with <see cref="Options.ViolationScale"/> = <see cref="ViolationScale.RelativeToBound"/>: <c>(T_i / epsilon - 1)</c>, the
+/// same on any feature scale).
 /// The first <see cref="Options.WarmupEpochs"/> epochs are plain ERM; with a quantile bound, epsilon is the
 /// <see cref="Options.TraceBoundQuantile"/> quantile of the traces measured at the end of the warm-up. Only rows
 /// with a positive multiplier get the penalty's gradient.</para>
@@ -41,8 +43,8 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         /// (<see cref="TraceEstimator.Exact"/>) over every trainable parameter (<see cref="TraceScope.Full"/>), the
         /// penalty <c>lambda_i Tr F_i</c> differentiated through everything (<see cref="TraceGradient.Full"/>), and the
         /// multipliers updated from the model being trained (<see cref="TraceReference.TrainedModel"/>), with the
-        /// dual step and cap of the method notes' first measurement (0.1 and 10), a 1-epoch warm-up and every row
-        /// constrained. The paper gives no epsilon; the 0.8 quantile of the warm-up traces is used. Every other setting
+        /// dual step and cap of the method notes' first measurement (0.1 and 10) in trace units
+        /// (<see cref="ViolationScale.Absolute"/>), a 1-epoch warm-up and every row constrained. The paper gives no epsilon; the 0.8 quantile of the warm-up traces is used. Every other setting
         /// is the default.</summary>
         /// <returns>New options; change any setting afterwards.</returns>
         public static Options PaperExact() => new()
@@ -57,6 +59,7 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
             DualLearningRate = 0.1,
             MaxDual = 10,
             TopK = null,
+            ViolationScale = ViolationScale.Absolute,
         };
 
         /// <summary>An absolute bound epsilon on every sample's trace, or null (default) to set it from
@@ -74,6 +77,11 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         /// <summary>Dual step size eta. Default 0.08. Range: &gt; 0. (With the trace itself as the penalty, steps of 1 and more
         /// destabilised training in the method notes' first measurement; with the default loss penalty they do not.)</summary>
         public double DualLearningRate { get; set; } = TrainerDefaults.DualLearningRate;
+
+        /// <summary>The unit of the violation that <see cref="DualLearningRate"/> multiplies: trace units
+        /// (<see cref="ViolationScale.Absolute"/>) or relative to the bound (<see cref="ViolationScale.RelativeToBound"/>:
+        /// one value means the same on any network and feature scale). Default <see cref="TrainerDefaults.ViolationScale"/>.</summary>
+        public ViolationScale ViolationScale { get; set; } = TrainerDefaults.ViolationScale;
 
         /// <summary>Cap on every multiplier. Default 84: a constrained row weighs up to 85 times an unconstrained one.
         /// Range: &gt; 0.</summary>
@@ -118,10 +126,13 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         Require(Enum.IsDefined(o.TraceGradient), nameof(o.TraceGradient), o.TraceGradient, "is not a known gradient path");
         Require(Enum.IsDefined(o.TraceReference), nameof(o.TraceReference), o.TraceReference, "is not a known trace reference");
         Require(Enum.IsDefined(o.MultiplierUse), nameof(o.MultiplierUse), o.MultiplierUse, "is not a known multiplier use");
+        Require(Enum.IsDefined(o.ViolationScale), nameof(o.ViolationScale), o.ViolationScale, "is not a known violation scale");
+        Require(o.ViolationScale != ViolationScale.RelativeToBound || o.TraceBound is not 0, nameof(o.TraceBound), o.TraceBound,
+            "must be > 0 with ViolationScale.RelativeToBound (the violation is measured relative to it)");
     }
 
     private protected override TrainingObjective CreateObjective() => new FlatDebiasObjective(new FlatDebiasSettings(
         new TraceSettings(TrainerOptions.TraceScope, TrainerOptions.TraceEstimator, TrainerOptions.TraceGradient),
         TrainerOptions.TraceBound, TrainerOptions.TraceBoundQuantile, TrainerOptions.WarmupEpochs, TrainerOptions.DualLearningRate, TrainerOptions.MaxDual, TrainerOptions.TopK,
-        TrainerOptions.TraceReference, TrainerOptions.MultiplierUse));
+        TrainerOptions.TraceReference, TrainerOptions.MultiplierUse, TrainerOptions.ViolationScale));
 }

@@ -1,4 +1,6 @@
+using MLNet.FlatDebias.Common;
 using MLNet.FlatDebias.Trainers.Networks;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNet.FlatDebias.Trainers.Fisher;
@@ -46,12 +48,20 @@ internal static class FlatnessPenalty
         var features = network.Features(inputs);
         var logits = network.Head.call(features);
         var perSample = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.None);
-        var loss = weights is null ? perSample.mean() : (perSample * weights).sum() / weights.sum().clamp_min(1e-12);
+        var loss = weights is null ? perSample.mean() : (perSample * weights).sum() / weights.sum().clamp_min(HeldScalars.Tiny);
+        using Scalar batchSize = ((double)batch).ToScalar(); // held across every division below (HeldScalars)
 
         Tensor? sampled = settings.Estimator == TraceEstimator.Sampled ? FisherTrace.SampleLabels(logits, generator) : null;
         var multipliers = withPenalty && constraint is not null
             ? constraint.Multipliers(rows, logits.dtype, logits.device)
             : zeros(batch, dtype: logits.dtype, device: logits.device);
+        // A trace penalty is lambda_i T_i, or lambda_i T_i / epsilon relative to the bound; the loss penalty is lambda_i l_i.
+        double traceFactor = constraint?.TracePenaltyFactor ?? 1;
+        if (settings.Gradient != TraceGradient.Loss && traceFactor != 1)
+        {
+            using Scalar factor = traceFactor.ToScalar();
+            multipliers = multipliers.mul(factor);
+        }
         bool anyPositive = withPenalty && multipliers.gt(0).any().item<bool>();
 
         if (settings.Gradient == TraceGradient.Loss)
@@ -65,7 +75,7 @@ internal static class FlatnessPenalty
             var active = multipliers * constrained.to(multipliers.dtype);
             var weighted = weights is null ? perSample : perSample * weights;
             int penalised = (int)active.gt(0).sum().item<long>();
-            return new PenaltyStep(loss, (active * weighted).sum() / batch, values, constrained, penalised);
+            return new PenaltyStep(loss, (active * weighted).sum().div(batchSize), values, constrained, penalised);
         }
 
         if (settings.Scope == TraceScope.Head)
@@ -75,7 +85,7 @@ internal static class FlatnessPenalty
             if (!anyPositive) return new PenaltyStep(loss, null, traces.detach(), constrained, 0);
             var active = multipliers * constrained.to(multipliers.dtype);
             int penalised = (int)active.gt(0).sum().item<long>();
-            return new PenaltyStep(loss, (active * traces).sum() / batch, traces.detach(), constrained, penalised);
+            return new PenaltyStep(loss, (active * traces).sum().div(batchSize), traces.detach(), constrained, penalised);
         }
 
         // Full scope. Pass sampled labels explicitly so every pass uses the same draw.
@@ -94,7 +104,7 @@ internal static class FlatnessPenalty
         {
             var traces = FullTraces(inputs, labels, sampled, graph: true);
             var constrained = ones(batch, dtype: ScalarType.Bool);
-            return new PenaltyStep(loss, (multipliers * traces).sum() / batch, traces.detach(), constrained, (int)positive);
+            return new PenaltyStep(loss, (multipliers * traces).sum().div(batchSize), traces.detach(), constrained, (int)positive);
         }
 
         var detached = FullTraces(inputs, labels, sampled, graph: false);
@@ -103,7 +113,7 @@ internal static class FlatnessPenalty
         if (selected.shape[0] == 0) return new PenaltyStep(loss, null, detached, mask, 0);
         var subsetTraces = FullTraces(inputs.index_select(0, selected), labels.index_select(0, selected),
             sampled?.index_select(0, selected), graph: true);
-        var penalty = (multipliers.index_select(0, selected) * subsetTraces).sum() / batch;
+        var penalty = (multipliers.index_select(0, selected) * subsetTraces).sum().div(batchSize);
         return new PenaltyStep(loss, penalty, detached, mask, (int)selected.shape[0]);
     }
 

@@ -4,9 +4,10 @@ namespace MLNet.FlatDebias.Trainers.Fisher;
 
 /// <summary>
 /// The Lagrangian's multipliers for <c>Tr F_i(theta) &lt;= epsilon</c>, one per training row
-/// (<c>METHOD.md</c> section 3): <c>lambda_i &lt;- clip(lambda_i + eta (T_i - epsilon), 0, lambda_max)</c> for the
-/// rows of each batch, with <c>T_i</c> detached from the same forward pass. Rows are identified by stable
-/// indices <c>0..RowCount-1</c> that follow the row across shuffled epochs.
+/// (<c>METHOD.md</c> section 3): <c>lambda_i &lt;- clip(lambda_i + eta v_i, 0, lambda_max)</c> for the
+/// rows of each batch, with the violation <c>v_i = T_i - epsilon</c> (<see cref="ViolationScale.Absolute"/>) or
+/// <c>T_i / epsilon - 1</c> (<see cref="ViolationScale.RelativeToBound"/>) and <c>T_i</c> detached from the same forward
+/// pass. Rows are identified by stable indices <c>0..RowCount-1</c> that follow the row across shuffled epochs.
 /// </summary>
 /// <remarks>
 /// The bound is absolute (<see cref="SetBound"/>) or a quantile of traces recorded over an epoch
@@ -16,7 +17,7 @@ namespace MLNet.FlatDebias.Trainers.Fisher;
 /// </remarks>
 public sealed class TraceConstraint
 {
-    private const int FormatVersion = 1;
+    private const int FormatVersion = 2;
     private readonly float[] duals;
     private readonly float[] recorded;
 
@@ -25,8 +26,10 @@ public sealed class TraceConstraint
     /// <param name="dualLearningRate">Dual step size <c>eta</c> (&gt; 0).</param>
     /// <param name="maxDual">Cap <c>lambda_max</c> (&gt; 0).</param>
     /// <param name="topK">Constrain only the k largest traces of each batch (null: every row).</param>
-    public TraceConstraint(int rowCount, double dualLearningRate, double maxDual, int? topK = null)
+    /// <param name="scale">The violation's unit (default <see cref="ViolationScale.Absolute"/>: trace units).</param>
+    public TraceConstraint(int rowCount, double dualLearningRate, double maxDual, int? topK = null, ViolationScale scale = ViolationScale.Absolute)
     {
+        if (!Enum.IsDefined(scale)) throw new ArgumentOutOfRangeException(nameof(scale), scale, "Unknown violation scale.");
         if (rowCount < 1) throw new ArgumentOutOfRangeException(nameof(rowCount), rowCount, "At least one row is needed.");
         if (!(dualLearningRate > 0) || double.IsInfinity(dualLearningRate))
             throw new ArgumentOutOfRangeException(nameof(dualLearningRate), dualLearningRate, "DualLearningRate must be > 0 and finite.");
@@ -39,6 +42,7 @@ public sealed class TraceConstraint
         DualLearningRate = dualLearningRate;
         MaxDual = maxDual;
         TopK = topK;
+        Scale = scale;
     }
 
     /// <summary>Number of rows (and multipliers).</summary>
@@ -53,6 +57,13 @@ public sealed class TraceConstraint
     /// <summary>When set, only the k largest traces of each batch are constrained.</summary>
     public int? TopK { get; }
 
+    /// <summary>The violation's unit.</summary>
+    public ViolationScale Scale { get; }
+
+    /// <summary>What a trace penalty's multiplier is multiplied by: 1 in trace units, <c>1 / epsilon</c> relative to the bound
+    /// (the penalty of <c>T_i / epsilon - 1 &lt;= 0</c>); 1 before a bound is set.</summary>
+    public double TracePenaltyFactor => Scale == ViolationScale.RelativeToBound && Bound is double epsilon ? 1 / epsilon : 1;
+
     /// <summary>The bound <c>epsilon</c>; null until set or calibrated (no row is constrained before).</summary>
     public double? Bound { get; private set; }
 
@@ -63,11 +74,15 @@ public sealed class TraceConstraint
     public int ActiveCount => duals.Count(d => d > 0);
 
     /// <summary>Sets an absolute bound.</summary>
-    /// <param name="epsilon">The bound (&gt;= 0, finite).</param>
+    /// <param name="epsilon">The bound (&gt;= 0, finite; &gt; 0 relative to the bound).</param>
     public void SetBound(double epsilon)
     {
         if (!(epsilon >= 0) || double.IsInfinity(epsilon))
             throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "The trace bound must be >= 0 and finite.");
+        if (Scale == ViolationScale.RelativeToBound && !(epsilon > 0))
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon,
+                "The trace bound is 0, so a violation relative to it is undefined (ViolationScale.RelativeToBound): set TraceBound > 0, " +
+                "raise TraceBoundQuantile (the traces it picked are 0: rows the warm-up model fits exactly), or use ViolationScale.Absolute.");
         Bound = epsilon;
     }
 
@@ -127,8 +142,9 @@ public sealed class TraceConstraint
         return tensor(values).to(dtype, device);
     }
 
-    /// <summary>The dual step for a batch: <c>lambda_i &lt;- clip(lambda_i + eta (T_i - epsilon), 0, lambda_max)</c> for the
-    /// rows where <paramref name="constrained"/> is true. Does nothing before a bound is set.</summary>
+    /// <summary>The dual step for a batch: <c>lambda_i &lt;- clip(lambda_i + eta v_i, 0, lambda_max)</c> with <c>v_i</c> the
+    /// violation in <see cref="Scale"/>'s unit, for the rows where <paramref name="constrained"/> is true. Does nothing
+    /// before a bound is set.</summary>
     /// <param name="rows">Row indices <c>[B]</c> (int64).</param>
     /// <param name="traces">Detached traces <c>[B]</c> from the same forward pass.</param>
     /// <param name="constrained">Mask from <see cref="Constrained"/>, or null for every row.</param>
@@ -141,7 +157,8 @@ public sealed class TraceConstraint
         {
             if (mask is not null && !mask[i]) continue;
             if (float.IsNaN(t[i])) throw new InvalidOperationException($"The trace of row {r[i]} is NaN.");
-            double updated = duals[r[i]] + DualLearningRate * (t[i] - epsilon);
+            double violation = Scale == ViolationScale.RelativeToBound ? t[i] / epsilon - 1 : t[i] - epsilon;
+            double updated = duals[r[i]] + DualLearningRate * violation;
             duals[r[i]] = (float)Math.Clamp(updated, 0, MaxDual);
         }
     }
@@ -156,13 +173,15 @@ public sealed class TraceConstraint
         writer.Write(DualLearningRate);
         writer.Write(MaxDual);
         writer.Write(TopK ?? 0);
+        writer.Write((int)Scale);
         writer.Write(Bound.HasValue);
         writer.Write(Bound ?? 0);
         foreach (var d in duals) writer.Write(d);
         foreach (var v in recorded) writer.Write(v);
     }
 
-    /// <summary>Reads a state written by <see cref="Save"/>.</summary>
+    /// <summary>Reads a state written by <see cref="Save"/> (or by the format before <see cref="Scale"/>, read as
+    /// <see cref="ViolationScale.Absolute"/>).</summary>
     /// <param name="reader">The source.</param>
     /// <returns>The restored constraint.</returns>
     /// <exception cref="InvalidDataException">The data is not a saved constraint.</exception>
@@ -170,13 +189,15 @@ public sealed class TraceConstraint
     {
         ArgumentNullException.ThrowIfNull(reader);
         int version = reader.ReadInt32();
-        if (version != FormatVersion) throw new InvalidDataException($"Unknown trace-constraint format version {version}.");
+        if (version is not (1 or FormatVersion)) throw new InvalidDataException($"Unknown trace-constraint format version {version}.");
         int rows = reader.ReadInt32();
         if (rows < 1) throw new InvalidDataException($"Invalid row count {rows} in a saved trace constraint.");
         double eta = reader.ReadDouble();
         double max = reader.ReadDouble();
         int topK = reader.ReadInt32();
-        var result = new TraceConstraint(rows, eta, max, topK > 0 ? topK : null);
+        var scale = version == 1 ? ViolationScale.Absolute : (ViolationScale)reader.ReadInt32();
+        if (!Enum.IsDefined(scale)) throw new InvalidDataException($"Unknown violation scale {(int)scale} in a saved trace constraint.");
+        var result = new TraceConstraint(rows, eta, max, topK > 0 ? topK : null, scale);
         bool hasBound = reader.ReadBoolean();
         double bound = reader.ReadDouble();
         if (hasBound) result.SetBound(bound);

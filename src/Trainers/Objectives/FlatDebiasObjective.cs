@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using MLNet.FlatDebias.Trainers.Engine;
 using MLNet.FlatDebias.Trainers.Fisher;
 using static TorchSharp.torch;
@@ -8,7 +9,7 @@ namespace MLNet.FlatDebias.Trainers.Objectives;
 internal sealed record FlatDebiasSettings(
     TraceSettings Trace, double? AbsoluteBound, double BoundQuantile, int WarmupEpochs,
     double DualLearningRate, double MaxDual, int? TopK, TraceReference Reference = TraceReference.TrainedModel,
-    MultiplierUse Use = MultiplierUse.Penalty);
+    MultiplierUse Use = MultiplierUse.Penalty, ViolationScale Scale = ViolationScale.Absolute);
 
 /// <summary>
 /// The paper's objective: cross-entropy plus <c>(1/|B|) sum_i lambda_i T_i</c> with one multiplier per training
@@ -24,6 +25,7 @@ internal sealed class FlatDebiasObjective : TrainingObjective
     private float[]? referenceTraces;
     private int currentEpoch;
     private readonly List<float[]> tracesByEpoch = [];
+    private readonly List<float[]> multipliersByEpoch = [];
     private float[]? epochTraces;
     private double traceSum;
     private double traceMax;
@@ -47,7 +49,7 @@ internal sealed class FlatDebiasObjective : TrainingObjective
     {
         this.context = context;
         if (constraint is not null && constraint.RowCount == context.Training.Count) return; // restored from a checkpoint
-        constraint = new TraceConstraint(context.Training.Count, settings.DualLearningRate, settings.MaxDual, settings.TopK);
+        constraint = new TraceConstraint(context.Training.Count, settings.DualLearningRate, settings.MaxDual, settings.TopK, settings.Scale);
         if (settings.AbsoluteBound is double bound) constraint.SetBound(bound);
         if (UsesReference && settings.WarmupEpochs == 0) MeasureReference(-1);
     }
@@ -79,7 +81,8 @@ internal sealed class FlatDebiasObjective : TrainingObjective
         }
         var step = FlatnessPenalty.Compute(batch.Network, batch.Inputs, batch.Labels, batch.Weights, batch.Rows,
             constraint, settings.Trace, batch.Generator, penalising && settings.Use == MultiplierUse.Penalty, DualTraces(batch.Rows));
-        var objective = step.Penalty is null ? step.Loss : step.Loss + step.Penalty;
+        // add with a held alpha: `+` makes a finalisable alpha = 1 that libtorch once read freed (HeldScalars).
+        var objective = step.Penalty is null ? step.Loss : step.Loss.add(step.Penalty, HeldScalars.One);
         return new FlatDebiasStepResult(objective, step.Loss.item<float>(), step.Traces, step.Constrained);
     }
 
@@ -116,6 +119,7 @@ internal sealed class FlatDebiasObjective : TrainingObjective
         if (epochTraces is not null) tracesByEpoch.Add(epochTraces);
         epochTraces = null;
         var duals = Constraint.Duals;
+        multipliersByEpoch.Add(duals.ToArray());
         return report with
         {
             MeanTrace = traceCount > 0 ? traceSum / traceCount : null,
@@ -127,7 +131,10 @@ internal sealed class FlatDebiasObjective : TrainingObjective
     }
 
     public override RowDiagnostics? Diagnostics() => constraint is null ? null
-        : new RowDiagnostics(constraint.Duals.ToArray(), (referenceTraces ?? constraint.RecordedTraces.ToArray()).ToArray(), constraint.Bound, tracesByEpoch);
+        : new RowDiagnostics(constraint.Duals.ToArray(), (referenceTraces ?? constraint.RecordedTraces.ToArray()).ToArray(), constraint.Bound, tracesByEpoch)
+        {
+            MultipliersByEpoch = multipliersByEpoch,
+        };
 
     public override void Save(BinaryWriter writer)
     {

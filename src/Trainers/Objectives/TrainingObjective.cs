@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using MLNet.FlatDebias.Trainers.Engine;
 using MLNet.FlatDebias.Trainers.Networks;
 using static TorchSharp.torch;
@@ -70,6 +71,6 @@ internal abstract class TrainingObjective
     protected static Tensor CrossEntropy(Tensor logits, Tensor labels, Tensor? weights)
     {
         var perSample = nn.functional.cross_entropy(logits, labels, reduction: nn.Reduction.None);
-        return weights is null ? perSample.mean() : (perSample * weights).sum() / weights.sum().clamp_min(1e-12);
+        return weights is null ? perSample.mean() : (perSample * weights).sum() / weights.sum().clamp_min(HeldScalars.Tiny);
     }
 }

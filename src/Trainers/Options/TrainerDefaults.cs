@@ -36,6 +36,7 @@ internal static class TrainerDefaults
     public const TraceReference Reference = TraceReference.WarmupModel;
     public const MultiplierUse Use = MultiplierUse.Penalty;
     public const int TopK = 16;
+    public const ViolationScale ViolationScale = Trainers.ViolationScale.Absolute;
 
     // DFR (Kirichenko et al. 2023, dfr_evaluate_spurious.py): the Waterbirds grid of inverse L1 strengths, 20 retrains
     // averaged, the held-out set halved for tuning.

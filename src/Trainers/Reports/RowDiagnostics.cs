@@ -12,4 +12,9 @@ namespace MLNet.FlatDebias.Trainers;
 /// <param name="TracesByEpoch">For each epoch this run trained (after a resume: the epochs since), each row's trace as
 /// the training step saw it (NaN where the epoch computed none, e.g. full-scope warm-up epochs; empty for LfF).</param>
 public sealed record RowDiagnostics(IReadOnlyList<float> Multipliers, IReadOnlyList<float> Traces, double? Bound,
-    IReadOnlyList<IReadOnlyList<float>> TracesByEpoch);
+    IReadOnlyList<IReadOnlyList<float>> TracesByEpoch)
+{
+    /// <summary>For each epoch this run trained (after a resume: the epochs since), each row's multiplier at the end of the
+    /// epoch (FlatDebias; empty for LfF): how the weights built up, epoch by epoch.</summary>
+    public IReadOnlyList<IReadOnlyList<float>> MultipliersByEpoch { get; init; } = [];
+}

@@ -127,6 +127,28 @@ public sealed class FairBenchmarkTests
         Assert.Equal(2, FairBenchmarkProgram.Run(["--quick", "--methods", "erm", "--out", folder.Path, "--summarize"], new StringWriter()));
     }
 
+    [Fact]
+    public void A_result_folder_refuses_draws_trained_with_values_the_search_space_no_longer_gives()
+    {
+        // A changed search-space line (a new knob, another range) changes its draws; their old results must not be reused.
+        var space = new Dictionary<string, SearchSpace> { ["m"] = new("m", [("x", Distribution.Parse("uniform(0, 1)"))]) };
+        var plan = new BenchmarkPlan(["m"], space, draws: 3, seeds: [1]);
+        using var folder = new TempFolder("fair-benchmark-values");
+        var store = ResultStore.Open(folder.Path);
+        BenchmarkRun Run(int draw, string values) => new("s", "m", SelectionRegime.Groups, draw, 0, values, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 1);
+        store.Save(Run(0, "defaults"));
+        store.Save(Run(1, BenchmarkPlan.Describe(plan.Values("m", 1))));
+        store.Save(Run(2, BenchmarkPlan.Describe(plan.Values("m", 2)) + BenchmarkRun.FailedMarker + "a reason"));
+        store.CheckDrawValues(plan);                                             // as planned (a failed run too): passes
+
+        var other = new BenchmarkPlan(["m"], new Dictionary<string, SearchSpace> { ["m"] = new("m", [("x", Distribution.Parse("uniform(0, 1)")), ("y", Distribution.Parse("choice(0, 1)"))]) }, 3, [1]);
+        var e = Assert.Throws<InvalidOperationException>(() => store.CheckDrawValues(other));
+        Assert.Contains("m: draws 1, 2 were trained with other values", e.Message);
+        Assert.Contains(";y=", e.Message);
+        Assert.Contains("*.m.*.d1.*.csv", e.Message);
+        Assert.DoesNotContain(".d0.", e.Message);                                // draw 0 is the defaults' (CheckDefaults)
+    }
+
     [Theory]
     [InlineData("--stage", "draws", "--run-index", "100000")]
     [InlineData("--stage", "draws", "--run-index", "3-1")]
@@ -159,5 +181,34 @@ public sealed class FairBenchmarkTests
             Assert.True(dro["wd"] is >= 1e-6 and <= 1e-3 or >= 1e-2 and <= 1, $"groupdro wd {dro["wd"]}");
         }
         Assert.NotEqual(spaces["flatdebias"].Sample(1)["lr"], spaces["flatdebias"].Sample(2)["lr"]);
+    }
+
+    [Fact]
+    public void The_protocols_default_is_the_draw_with_the_best_worst_choosing_set_and_sets_that_cannot_choose_are_named()
+    {
+        var plan = new BenchmarkPlan(["m"], new Dictionary<string, SearchSpace>(), draws: 3, seeds: [1]);
+        BenchmarkRun Run(string set, int draw, double validationWorstGroup, int seed = 0, SelectionRegime regime = SelectionRegime.Groups)
+            => new(set, "m", regime, draw, seed, "", validationWorstGroup, 0, 0, 0, 0, 0, 1);
+        // Draw 1 has the best mean (0.5) but fails on b; draw 2 is steadier (worst 0.3); c scores every draw 0.
+        var runs = new List<BenchmarkRun>
+        {
+            Run("a", 0, 0.2), Run("b", 0, 0.2), Run("c", 0, 0),
+            Run("a", 1, 0.9), Run("b", 1, 0.1), Run("c", 1, 0),
+            Run("a", 2, 0.35), Run("b", 2, 0.3), Run("c", 2, 0),
+            Run("a", 1, 0.0, seed: 1), Run("b", 1, 0.0, regime: SelectionRegime.NoGroups), // not seed-0 groups runs: ignored
+        };
+        var both = plan.RecommendWithReasons(runs, ["a", "b"])["m"];
+        Assert.Equal(2, both.Draw);
+        Assert.Equal("b", both.WorstSet);
+        Assert.Equal(0.3, both.WorstScore);
+        Assert.Equal(0.325, both.MeanScore, 1e-12); // (0.35 + 0.3) / 2 in double: a few ulps
+        Assert.Equal(["a", "b"], both.InformativeSets);
+
+        // With c, every draw's worst case is 0: the tie goes to the best mean (draw 1), and c is named as unable to choose.
+        var withC = plan.RecommendWithReasons(runs, ["a", "b", "c"])["m"];
+        Assert.Equal(1, withC.Draw);
+        Assert.Equal("c", withC.WorstSet);
+        Assert.Equal(["a", "b"], withC.InformativeSets);
+        Assert.Equal(1, plan.Recommend(runs, ["a", "b", "c"])["m"]);
     }
 }

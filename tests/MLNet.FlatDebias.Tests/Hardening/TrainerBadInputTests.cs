@@ -147,6 +147,8 @@ public sealed class TrainerBadInputTests
         Check(o => o.Momentum = 1, "Momentum");
         Check(o => o.Network = (NetworkKind)17, "Network");
         Check(o => o.TopK = 0, "TopK");
+        Check(o => { o.ViolationScale = ViolationScale.RelativeToBound; o.TraceBound = 0; }, "TraceBound");
+        Check(o => o.ViolationScale = (ViolationScale)9, "ViolationScale");
         Check(o => o.NumberOfThreads = 0, "NumberOfThreads");
         Check(o => { o.NumberOfEpochs = 3; o.WarmupEpochs = 3; }, "WarmupEpochs");
         var dro = Options(new GroupDroTrainer.Options { GroupStepSize = -1 });
