@@ -41,7 +41,8 @@ public static class WaterbirdsExample
         return CommandLineHost.Run(command.Create(), args, output, error ?? output, parsed =>
         {
             var settings = command.Resolve(parsed);
-            Execute(settings, new TrainingConsole(output));
+            if (settings.FineTune) FineTuneExperiment.Execute(settings, new TrainingConsole(output));
+            else Execute(settings, new TrainingConsole(output));
             return CommandLineHost.Success;
         });
     }
@@ -109,7 +110,7 @@ public static class WaterbirdsExample
 
     /// <summary>The preprocessed split; held in memory when small (the MNIST-built set), so that the five trainings and
     /// the evaluations decode each image once.</summary>
-    private static IDataView Prepare(MLContext mlContext, ITransformer preprocessing, IDataView raw, WaterbirdsSettings settings)
+    internal static IDataView Prepare(MLContext mlContext, ITransformer preprocessing, IDataView raw, WaterbirdsSettings settings)
     {
         var features = preprocessing.Transform(raw);
         long bytes = (long)raw.GetRowCount().GetValueOrDefault() * 3 * settings.ImageSize * settings.ImageSize * sizeof(float);

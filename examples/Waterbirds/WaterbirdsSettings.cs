@@ -74,6 +74,9 @@ public sealed record WaterbirdsSettings
     /// <summary>With <see cref="FrozenBackbone"/> and <see cref="PretrainedWeights"/>: the backbone network the weights are for.</summary>
     public NetworkKind Backbone { get; init; }
 
+    /// <summary>Whether the network starts from ImageNet weights and is fine-tuned end to end (<c>--fine-tune</c>).</summary>
+    public bool FineTune { get; init; }
+
     /// <summary>With <see cref="FrozenBackbone"/>: the folder of feature files reused across runs.</summary>
     public string FeatureCacheFolder { get; init; } = "";
 
@@ -121,6 +124,21 @@ internal sealed class WaterbirdsCommand
     internal static readonly string DefaultFeatureCache = Path.Combine(
         Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "mlnet-flatdebias", "features");
 
+    // --fine-tune: ImageNet weights fine-tuned end to end with SGD and momentum, at a size and schedule a 2-core machine
+    // finishes in hours (224 px costs about 4x 112 px per epoch); lr and batch as Kirichenko et al.'s ERM base models.
+    internal const int FineTuneImageSize = 112;
+    internal const int FineTuneEpochs = 6;
+    internal const int FineTuneBatchSize = 32;
+    internal const double FineTuneLearningRate = 3e-3;
+    internal const OptimizerKind FineTuneOptimizer = OptimizerKind.Sgd;
+    internal const int FineTuneScaleDivisor = 4;
+    internal const int FineTuneTraceRowsPerGroup = 100;
+    internal const int QuickFineTuneImageSize = 32;
+    internal const int QuickFineTuneEpochs = 2;
+    internal const int QuickFineTuneScaleDivisor = 25;
+    internal const int QuickFineTuneTraceRowsPerGroup = 4;
+    internal static readonly double[] QuickFineTuneQuantiles = [0.8];
+
     internal const double DefaultMomentum = 0.9;
     internal const double DefaultWeightDecay = 1e-4;
     internal static readonly double[] DefaultQuantiles = [0.7, 0.8, 0.9];
@@ -147,6 +165,7 @@ internal sealed class WaterbirdsCommand
     public Option<int?> Scale { get; } = new("--scale") { Description = $"MNIST-built set only: divide Waterbirds' group counts by this (1 = Waterbirds' sizes, 4795/1199/5794 rows). Default: {MnistScaleDivisor} ({QuickScaleDivisor} with --quick)." };
     public Option<int?> TraceRows { get; } = new("--trace-rows") { Description = $"Training rows per group whose Fisher traces are drawn (the first of each group). Default: {RealTraceRowsPerGroup} with --data, {DefaultTraceRowsPerGroup} without." };
     public Option<bool> Frozen { get; } = new("--frozen-backbone") { Description = $"Train every method on the penultimate features of a frozen ImageNet backbone, extracted once per image and kept in --feature-cache: the built-in ImageNet ResNet-18 (package Microsoft.ML.DnnImageFeaturizer.ResNet18), or --backbone with --pretrained weights. Images at {FrozenImageSize} px; the head is --network (default {FrozenNetwork}; Mlp also works); defaults {FrozenEpochs} epochs, batch {FrozenBatchSize}, {FrozenOptimizer} lr {FrozenLearningRate:G}. Adds the paper-exact FlatDebias, JTT, PGD, LfF and DFR to the table." };
+    public Option<bool> FineTune { get; } = new("--fine-tune") { Description = $"The paper's regime in miniature: the network starts from ImageNet weights (the built-in ResNet-18 of Microsoft.ML.DnnImageFeaturizer.ResNet18, or --network with --pretrained weights) and is fine-tuned end to end for ERM, GroupDRO, JTT, FlatDebias at its defaults and FlatDebias paper-exact (its bound searched over --quantiles), each at its best validation worst-group epoch; prints the table, the paper's traces of minority and majority rows (before, during and after fine-tuning, and after a first epoch from scratch) and the multipliers. Defaults {FineTuneImageSize} px, {FineTuneEpochs} epochs, batch {FineTuneBatchSize}, {FineTuneOptimizer} lr {FineTuneLearningRate:G} momentum 0.9, the MNIST-built set at --scale {FineTuneScaleDivisor}, {FineTuneTraceRowsPerGroup} trace rows per group. Every training is kept in --output/runs and reused by a later run with the same --output; an interrupted one resumes from its checkpoint." };
     public Option<NetworkKind?> Backbone { get; } = new("--backbone") { Description = $"With --frozen-backbone and --pretrained: the network the weights are for (ResNet18, ResNet34, ResNet50). Default: {FrozenPretrainedBackbone}." };
     public Option<string?> FeatureCache { get; } = new("--feature-cache") { Description = "With --frozen-backbone: the folder of feature files, reused by later runs while the dataset, preprocessing and backbone are the same (a stale file is detected and made again). Default: ~/.cache/mlnet-flatdebias/features." };
     public Option<bool> Quick { get; } = new("--quick") { Description = "The smallest setting (about 20 seconds on 2 cores once built; for CI); explicit options still win." };
@@ -158,7 +177,7 @@ internal sealed class WaterbirdsCommand
             "worst-group accuracy and evaluated on test; prints the paper's Table 1 and the per-group table and writes " +
             "results.json, the models (ML.NET zips) and charts (PNG) to --output. Without --data it builds a Waterbirds-format " +
             "set from MNIST (digits 0-4 vs 5-9 over land or water textures, 95 % correlated in training).");
-        foreach (var option in new Option[] { Data, Pretrained, Network, Width, ImageSize, Epochs, BatchSize, LearningRate, Optimizer, Momentum, WeightDecay, Augment, Quantiles, Seed, Device, Output, Scale, TraceRows, Frozen, Backbone, FeatureCache, Quick })
+        foreach (var option in new Option[] { Data, Pretrained, Network, Width, ImageSize, Epochs, BatchSize, LearningRate, Optimizer, Momentum, WeightDecay, Augment, Quantiles, Seed, Device, Output, Scale, TraceRows, Frozen, FineTune, Backbone, FeatureCache, Quick })
             command.Options.Add(option);
         return command;
     }
@@ -168,20 +187,26 @@ internal sealed class WaterbirdsCommand
     {
         bool quick = result.GetValue(Quick);
         bool frozen = result.GetValue(Frozen);
+        bool fineTune = result.GetValue(FineTune);
+        if (fineTune && frozen) throw new UsageException("--fine-tune and --frozen-backbone exclude each other: fine-tuning trains the backbone, the frozen mode keeps it fixed.");
         var data = result.GetValue(Data);
         bool real = !string.IsNullOrWhiteSpace(data);
         if (real && !Directory.Exists(data)) throw new UsageException($"--data folder '{data}' does not exist.");
         var pretrained = result.GetValue(Pretrained);
         if (!string.IsNullOrWhiteSpace(pretrained) && !File.Exists(pretrained)) throw new UsageException($"--pretrained file '{pretrained}' does not exist.");
-        int imageSize = CommandLineHost.Check(result.GetValue(ImageSize) ?? (frozen ? FrozenImageSize : real ? RealImageSize : quick ? QuickImageSize : MnistImageSize), "--image-size", v => v is >= 16 and <= 1024, "must be in [16, 1024] pixels");
-        int epochs = CommandLineHost.Check(result.GetValue(Epochs) ?? (quick ? QuickEpochs : frozen ? FrozenEpochs : real ? RealEpochs : MnistEpochs), "--epochs", v => v >= 1, "must be >= 1");
+        int imageSize = CommandLineHost.Check(result.GetValue(ImageSize) ?? (fineTune ? (quick ? QuickFineTuneImageSize : FineTuneImageSize) : frozen ? FrozenImageSize : real ? RealImageSize : quick ? QuickImageSize : MnistImageSize), "--image-size", v => v is >= 16 and <= 1024, "must be in [16, 1024] pixels");
+        int epochs = CommandLineHost.Check(result.GetValue(Epochs) ?? (fineTune ? (quick ? QuickFineTuneEpochs : FineTuneEpochs) : quick ? QuickEpochs : frozen ? FrozenEpochs : real ? RealEpochs : MnistEpochs), "--epochs", v => v >= 1, "must be >= 1");
         int warmup = new FlatDebiasTrainer.Options().WarmupEpochs;
         if (epochs <= warmup) throw new UsageException($"--epochs must be more than FlatDebias's {warmup} warm-up epoch(s); got {epochs}.");
-        var quantiles = result.GetValue(Quantiles) is { Length: > 0 } q ? q : quick ? QuickQuantiles : DefaultQuantiles;
+        var quantiles = result.GetValue(Quantiles) is { Length: > 0 } q ? q : quick ? (fineTune ? QuickFineTuneQuantiles : QuickQuantiles) : DefaultQuantiles;
         foreach (var v in quantiles) CommandLineHost.Check(v, "--quantiles", x => x is > 0 and <= 1, "values must be in (0, 1]");
         var output = result.GetValue(Output) ?? DefaultOutput;
         if (string.IsNullOrWhiteSpace(output)) throw new UsageException("--output must name a folder.");
-        var network = result.GetValue(Network) ?? (frozen ? FrozenNetwork : real ? RealNetwork : NetworkKind.SmallCnn);
+        var network = result.GetValue(Network) ?? (fineTune ? (string.IsNullOrWhiteSpace(pretrained) ? NetworkKind.ResNet18 : RealNetwork) : frozen ? FrozenNetwork : real ? RealNetwork : NetworkKind.SmallCnn);
+        if (fineTune && string.IsNullOrWhiteSpace(pretrained) && network != NetworkKind.ResNet18)
+            throw new UsageException($"--fine-tune without --pretrained fine-tunes the built-in ImageNet ResNet-18: --network must be ResNet18 (or give --pretrained weights for {network}).");
+        if (fineTune && network is not (NetworkKind.ResNet18 or NetworkKind.ResNet34 or NetworkKind.ResNet50))
+            throw new UsageException($"--fine-tune needs an ImageNet ResNet (--network ResNet18, ResNet34 or ResNet50); got {network}.");
         if (frozen && network is not (NetworkKind.Linear or NetworkKind.Mlp))
             throw new UsageException($"--network with --frozen-backbone is the head on the features: Linear or Mlp; got {network}.");
         var backbone = result.GetValue(Backbone) ?? FrozenPretrainedBackbone;
@@ -203,9 +228,9 @@ internal sealed class WaterbirdsCommand
             // images are resized to the network's size without a crop, so the digit is never cut.
             ResizeSize = real ? (int)Math.Round(imageSize * (double)RealResizeSize / RealImageSize) : imageSize,
             Epochs = epochs,
-            BatchSize = CommandLineHost.Check(result.GetValue(BatchSize) ?? (frozen ? FrozenBatchSize : real ? RealBatchSize : MnistBatchSize), "--batch-size", v => v >= 1, "must be >= 1"),
-            LearningRate = CommandLineHost.Check(result.GetValue(LearningRate) ?? (frozen ? FrozenLearningRate : real ? RealLearningRate : MnistLearningRate), "--learning-rate", v => v > 0 && double.IsFinite(v), "must be > 0"),
-            Optimizer = result.GetValue(Optimizer) ?? (frozen ? FrozenOptimizer : real ? RealOptimizer : MnistOptimizer),
+            BatchSize = CommandLineHost.Check(result.GetValue(BatchSize) ?? (fineTune ? FineTuneBatchSize : frozen ? FrozenBatchSize : real ? RealBatchSize : MnistBatchSize), "--batch-size", v => v >= 1, "must be >= 1"),
+            LearningRate = CommandLineHost.Check(result.GetValue(LearningRate) ?? (fineTune ? FineTuneLearningRate : frozen ? FrozenLearningRate : real ? RealLearningRate : MnistLearningRate), "--learning-rate", v => v > 0 && double.IsFinite(v), "must be > 0"),
+            Optimizer = result.GetValue(Optimizer) ?? (fineTune ? FineTuneOptimizer : frozen ? FrozenOptimizer : real ? RealOptimizer : MnistOptimizer),
             Momentum = CommandLineHost.Check(result.GetValue(Momentum), "--momentum", v => v is >= 0 and < 1, "must be in [0, 1)"),
             WeightDecay = CommandLineHost.Check(result.GetValue(WeightDecay), "--weight-decay", v => v >= 0 && double.IsFinite(v), "must be >= 0"),
             Augmentation = result.GetValue(Augment),
@@ -213,10 +238,11 @@ internal sealed class WaterbirdsCommand
             Seed = result.GetValue(Seed),
             Device = result.GetValue(Device),
             OutputFolder = Path.GetFullPath(output),
-            ScaleDivisor = CommandLineHost.Check(result.GetValue(Scale) ?? (quick ? (frozen ? QuickFrozenScaleDivisor : QuickScaleDivisor) : MnistScaleDivisor), "--scale", v => v is >= 1 and <= 100, "must be in [1, 100]"),
-            TraceRowsPerGroup = CommandLineHost.Check(result.GetValue(TraceRows) ?? (real ? RealTraceRowsPerGroup : DefaultTraceRowsPerGroup), "--trace-rows", v => v >= 1, "must be >= 1"),
+            ScaleDivisor = CommandLineHost.Check(result.GetValue(Scale) ?? (fineTune ? (quick ? QuickFineTuneScaleDivisor : FineTuneScaleDivisor) : quick ? (frozen ? QuickFrozenScaleDivisor : QuickScaleDivisor) : MnistScaleDivisor), "--scale", v => v is >= 1 and <= 100, "must be in [1, 100]"),
+            TraceRowsPerGroup = CommandLineHost.Check(result.GetValue(TraceRows) ?? (fineTune ? (quick ? QuickFineTuneTraceRowsPerGroup : FineTuneTraceRowsPerGroup) : real ? RealTraceRowsPerGroup : DefaultTraceRowsPerGroup), "--trace-rows", v => v >= 1, "must be >= 1"),
             Quick = quick,
             FrozenBackbone = frozen,
+            FineTune = fineTune,
             Backbone = backbone,
             FeatureCacheFolder = Path.GetFullPath(featureCache ?? DefaultFeatureCache),
         };

@@ -107,6 +107,25 @@ internal static class FlatnessPenalty
             return new PenaltyStep(loss, (multipliers * traces).sum().div(batchSize), traces.detach(), constrained, (int)positive);
         }
 
+        if (constraint.TopK is null)
+        {
+            // Every row is constrained whatever its trace: the rows with a positive multiplier get the differentiable
+            // pass (which gives their values too) and only the others a values-only pass, so no row is computed twice.
+            var positiveMask = multipliers.gt(0);
+            var penalisedRows = nonzero(positiveMask).squeeze(1);
+            var otherRows = nonzero(positiveMask.logical_not()).squeeze(1);
+            var penalisedTraces = FullTraces(inputs.index_select(0, penalisedRows), labels.index_select(0, penalisedRows),
+                sampled?.index_select(0, penalisedRows), graph: true);
+            var values = zeros(batch, dtype: penalisedTraces.dtype, device: penalisedTraces.device);
+            values.index_copy_(0, penalisedRows, penalisedTraces.detach());
+            if (otherRows.shape[0] > 0)
+                values.index_copy_(0, otherRows, FullTraces(inputs.index_select(0, otherRows), labels.index_select(0, otherRows),
+                    sampled?.index_select(0, otherRows), graph: false));
+            var all = ones(batch, dtype: ScalarType.Bool);
+            var penaltyOfRows = (multipliers.index_select(0, penalisedRows) * penalisedTraces).sum().div(batchSize);
+            return new PenaltyStep(loss, penaltyOfRows, values, all, (int)penalisedRows.shape[0]);
+        }
+
         var detached = FullTraces(inputs, labels, sampled, graph: false);
         var mask = constraint.Constrained(dualTraces ?? detached);
         var selected = nonzero(mask.logical_and(multipliers.gt(0))).squeeze(1);

@@ -1,3 +1,5 @@
+using TorchSharp.PyBridge;
+using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.FlatDebias.Examples.Waterbirds;
@@ -108,6 +110,84 @@ public sealed class WaterbirdsExampleTests
             again.RootElement.GetProperty("methods")[0].GetProperty("testWorstGroupAccuracy").GetDouble()); // same features, same seed: same run
     }
 
+    [Fact]
+    public void Quick_fine_tune_run_trains_every_method_from_imagenet_weights_measures_traces_and_resumes_from_its_folder()
+    {
+        using var first = ExampleRun.Start(WaterbirdsExample.Run, "--fine-tune", "--quick");
+        Assert.True(first.ExitCode == 0, first.Output);
+        string[] methods = ["ERM", "GroupDRO", "JTT", "FlatDebias", "FlatDebias paper-exact", "FlatDebias paper-exact, relative"];
+        using var results = first.Results();
+        var root = results.RootElement;
+        var reported = root.GetProperty("methods").EnumerateArray().ToList();
+        Assert.Equal(methods, reported.Select(m => m.GetProperty("method").GetString()));
+        Assert.True(root.GetProperty("settings").GetProperty("fineTune").GetBoolean());
+        Assert.Equal("Sgd", root.GetProperty("settings").GetProperty("optimizer").GetString());
+        foreach (var m in reported)
+        {
+            Assert.InRange(m.GetProperty("testWorstGroupAccuracy").GetDouble(), 0, 1);
+            Assert.Equal(4, m.GetProperty("testGroups").GetArrayLength());
+            var traces = m.GetProperty("selectedTraces");
+            Assert.True(traces.GetProperty("minorityRows").GetInt32() > 0 && traces.GetProperty("majorityRows").GetInt32() > 0);
+            Assert.True(traces.GetProperty("minorityMedian").GetDouble() > 0, m.GetProperty("method").GetString());
+        }
+        // Before fine-tuning, after its first epoch, and after a first epoch from a random start.
+        Assert.Equal(3, root.GetProperty("startTraces").GetArrayLength());
+        // The paper-exact run reports every epoch's traces of all training rows and the multipliers' pattern.
+        var paper = reported[^2];
+        Assert.Equal(0.8, paper.GetProperty("quantile").GetDouble());
+        Assert.True(paper.GetProperty("traceBound").GetDouble() > 0);
+        Assert.Equal(2, paper.GetProperty("trainingTraces").GetArrayLength());
+        var multipliers = paper.GetProperty("multipliers").EnumerateArray().ToList();
+        Assert.Equal(2, multipliers.Count);
+        Assert.Equal(0, multipliers[0].GetProperty("majorityMean").GetDouble()); // the warm-up epoch has no multipliers
+        Assert.InRange(multipliers[1].GetProperty("minorityWeightShare").GetDouble(), 0, 1);
+        Assert.Contains(first.Lines, l => l.StartsWith("| FlatDebias paper-exact (q=0.8) ", StringComparison.Ordinal) && l.Contains("84.58", StringComparison.Ordinal));
+        foreach (var png in new[] { "validation-worst-group.png", "traces.png" })
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(first.Folder.Combine(png))[..4]);
+
+        // The saved models read image paths (preprocessing and the fine-tuned network in one chain).
+        var dataFolder = root.GetProperty("dataFolder").GetString()!;
+        var test = new MLContext().Data.TakeRows(new MLContext().Data.LoadWaterbirds(dataFolder, WaterbirdsSplit.Test), 4);
+        var model = first.LoadModel(reported[0].GetProperty("modelFile").GetString()!, out var schema);
+        Assert.NotNull(schema.GetColumnOrNull(WaterbirdsColumns.ImagePath));
+        Assert.Equal(4, model.Transform(test).GetColumn<uint>("PredictedLabel").Count());
+
+        // A second run with the same folder reuses every finished training; GroupDRO, whose result is removed, resumes
+        // from its last checkpoint (no epoch left to train) and reports the same model.
+        File.Delete(first.Folder.Combine(Path.Combine("runs", "groupdro", "unit.json")));
+        var output = new StringWriter();
+        Assert.Equal(0, WaterbirdsExample.Run(["--fine-tune", "--quick", "--output", first.Folder.Path], output));
+        var lines = output.ToString().Split('\n');
+        Assert.Equal(8, lines.Count(l => l.Contains("finished earlier, reused", StringComparison.Ordinal)));
+        Assert.DoesNotContain(lines, l => l.Contains("epoch 1/", StringComparison.Ordinal));
+        using var again = JsonDocument.Parse(File.ReadAllText(first.Folder.Combine("results.json")));
+        // The same folder with other settings is refused, naming what differs, and nothing in it is touched.
+        var refusal = new StringWriter();
+        Assert.Equal(1, WaterbirdsExample.Run(["--fine-tune", "--quick", "--epochs", "3", "--output", first.Folder.Path], new StringWriter(), refusal));
+        Assert.Contains("holds fine-tuning runs of other settings (epochs 2 there, 3 now)", refusal.ToString());
+        for (int i = 0; i < methods.Length; i++)
+            Assert.Equal(reported[i].GetProperty("testWorstGroupAccuracy").GetDouble(),
+                again.RootElement.GetProperty("methods")[i].GetProperty("testWorstGroupAccuracy").GetDouble());
+    }
+
+    [Fact]
+    public void Quick_fine_tune_run_starts_from_a_pretrained_weights_file_when_given_one()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"flatdebias-finetune-resnet18-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            MLNet.FlatDebias.Runtime.TorchRuntime.SetSeed(3);
+            using (var torchvisionResNet = TorchSharp.torchvision.models.resnet18(1000)) torchvisionResNet.save_safetensors(path);
+            using var run = ExampleRun.Start(WaterbirdsExample.Run, "--fine-tune", "--quick", "--network", "ResNet18", "--pretrained", path, "--trace-rows", "2");
+            Assert.True(run.ExitCode == 0, run.Output);
+            Assert.Contains(run.Lines, l => l.Contains($"ResNet18 from {path}", StringComparison.Ordinal));
+            using var results = run.Results();
+            Assert.Equal(6, results.RootElement.GetProperty("methods").GetArrayLength());
+            Assert.Equal(path, results.RootElement.GetProperty("settings").GetProperty("pretrainedWeights").GetString());
+        }
+        finally { File.Delete(path); }
+    }
+
     private static uint GroupIndex(IDataView data, string name)
     {
         VBuffer<ReadOnlyMemory<char>> names = default;
@@ -125,6 +205,9 @@ public sealed class WaterbirdsExampleTests
     [InlineData("--network", "VGG")]
     [InlineData("--no-such-option")]
     [InlineData("--data", "/no/such/folder")]
+    [InlineData("--fine-tune", "--frozen-backbone")]
+    [InlineData("--fine-tune", "--network", "SmallCnn")]
+    [InlineData("--fine-tune", "--network", "ResNet50")]
     public void BadCommandLineGivesExitCode2AndOneLine(params string[] args)
     {
         var output = new StringWriter();
@@ -141,7 +224,7 @@ public sealed class WaterbirdsExampleTests
         var output = new StringWriter();
         Assert.Equal(0, WaterbirdsExample.Run(["--help"], output));
         var help = output.ToString();
-        foreach (var option in new[] { "--data", "--pretrained", "--network", "--image-size", "--epochs", "--batch-size", "--learning-rate", "--optimizer", "--quantiles", "--seed", "--device", "--output", "--frozen-backbone", "--backbone", "--feature-cache", "--quick" })
+        foreach (var option in new[] { "--data", "--pretrained", "--network", "--image-size", "--epochs", "--batch-size", "--learning-rate", "--optimizer", "--quantiles", "--seed", "--device", "--output", "--frozen-backbone", "--fine-tune", "--backbone", "--feature-cache", "--quick" })
             Assert.Contains(option, help);
         Assert.Contains("[default: out/waterbirds]", help);
         Assert.Contains("Default: 0.7 0.8 0.9", help);
