@@ -39,8 +39,13 @@ for _ in $(seq 1 600); do
         file=$(result_file "$task")
         [ -f "$file" ] && continue
         scancel "${draws_job}_${task}"
-        sleep 1
-        if [ ! -f "$file" ]; then killed=$task; break 2; fi   # else it finished before the cancel arrived: try another
+        # Wait until the task has ended (Slurm sends SIGTERM, then SIGKILL after KillWait): a process that is still
+        # shutting down may yet write its result, and then the cancel did not catch it.
+        for _ in $(seq 1 240); do
+            squeue -h -j "$draws_job" -t RUNNING,COMPLETING -o %K 2> /dev/null | grep -qx "$task" || break
+            sleep 0.5
+        done
+        if [ ! -f "$file" ]; then killed=$task; break 2; fi   # else it finished before the cancel took effect: try another
     done
     sleep 0.2
 done
