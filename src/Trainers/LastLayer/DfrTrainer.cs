@@ -117,17 +117,15 @@ public sealed class DfrTrainer : IEstimator<ClassifierNetworkTransformer>
         ValidateOptions();
         var clock = Stopwatch.StartNew();
         var o = TrainerOptions;
-        RequireRows(input);
-        var layout = CheckColumns(input.Schema);
-
-        TorchRuntime.EnsureLoaded();
-        using var heldOut = DataViewTensorReader.Read(input, layout, FeatureStorage.Float32, FeatureCache.Memory, long.MaxValue, Path.GetTempPath(), "held-out");
-        var labels = heldOut.Labels.Select(l => (int)l).ToArray();
+        var heldOut = FrozenModelRows.Read(fittedModel, input, "DFR", "held-out", o.LabelColumnName, o.FeatureColumnName, o.GroupColumnName, o.EvaluationBatchSize);
+        var layout = heldOut.Layout;
+        var labels = heldOut.Labels;
         var groups = heldOut.Groups!;
         var groupNames = heldOut.GroupNames!;
-        int classCount = layout.Classes.Count;
-        var present = CheckHeldOut(labels, groups, groupNames, layout);
-        var features = ExtractFeatures(fittedModel.Network, heldOut, o.EvaluationBatchSize);
+        int classCount = heldOut.ClassCount;
+        heldOut.RequireEveryClass("DFR", "held-out");
+        var present = CheckGroups(groups, groupNames);
+        var features = heldOut.Features;
 
         var mlContext = new MLContext(o.Seed);
         var tuning = new List<DfrTuningResult>();
@@ -168,7 +166,7 @@ public sealed class DfrTrainer : IEstimator<ClassifierNetworkTransformer>
         }
         var folded = LinearHead.Mean(heads).Fold(final);
 
-        var network = CopyWithHead(fittedModel.Network, folded);
+        var network = FrozenModelRows.CopyWithHead(fittedModel.Network, folded.WeightsAsFloats(), folded.Biases.Select(b => (float)b).ToArray(), "DFR");
         try
         {
             var chain = MlNetScoringChain.Build(mlContext, network, layout.Features.Name, layout.Classes, input);
@@ -241,41 +239,10 @@ public sealed class DfrTrainer : IEstimator<ClassifierNetworkTransformer>
         if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}; got {Convert.ToString(value, CultureInfo.InvariantCulture)}.");
     }
 
-    private static void RequireRows(IDataView data)
+    /// <summary>The groups with held-out rows (a key column's vocabulary may name groups with none; those take no part);
+    /// at least two.</summary>
+    private int[] CheckGroups(int[] groups, IReadOnlyList<string> groupNames)
     {
-        if (!DataViewRows.Any(data))
-            throw new InvalidOperationException("The held-out data view has no rows: DFR fits the last layer on held-out rows with groups. Check the filter or split that produced it.");
-    }
-
-    /// <summary>The held-out columns, checked against the options and the model.</summary>
-    private ColumnLayout CheckColumns(DataViewSchema schema)
-    {
-        var o = TrainerOptions;
-        var network = fittedModel.Network;
-        var features = SchemaGuard.RequireColumn(schema, "feature", o.FeatureColumnName);
-        int size = network.InputShape.Size;
-        if (features.Type is not VectorDataViewType { ItemType: NumberDataViewType item } vector || item != NumberDataViewType.Single || vector.Size != size)
-            throw SchemaGuard.Mismatch("feature", features.Name, $"Vector<Single, {size}> (the size the model reads, {network.InputShape})", SchemaGuard.Describe(features.Type));
-        var label = SchemaGuard.RequireColumn(schema, "label", o.LabelColumnName);
-        var classes = LabelClasses.Read(label);
-        if (classes.Count != network.NumberOfClasses)
-            throw SchemaGuard.Mismatch("label", label.Name, $"Key with the model's {network.NumberOfClasses} classes", SchemaGuard.Describe(label.Type));
-        if (classes.Values is not null && !classes.Names.SequenceEqual(fittedModel.ClassNames, StringComparer.Ordinal))
-            throw SchemaGuard.Mismatch("label", label.Name, $"Key with the model's classes [{string.Join(", ", fittedModel.ClassNames)}]", $"[{string.Join(", ", classes.Names)}]");
-        var group = SchemaGuard.RequireColumn(schema, GroupColumnReader.Role, o.GroupColumnName);
-        GroupColumnReader.CheckType(group);
-        return new ColumnLayout(features, network.InputShape, label, classes, group, null);
-    }
-
-    /// <summary>Checks the held-out rows: every class of the model and at least two groups present. Returns the groups
-    /// with rows (a key column's vocabulary may name groups with none; those take no part).</summary>
-    private int[] CheckHeldOut(int[] labels, int[] groups, IReadOnlyList<string> groupNames, ColumnLayout layout)
-    {
-        var classRows = new int[layout.Classes.Count];
-        foreach (var l in labels) classRows[l]++;
-        for (int c = 0; c < classRows.Length; c++)
-            if (classRows[c] == 0)
-                throw new InvalidOperationException($"Class '{layout.Classes.Names[c]}' of the label column '{layout.Label.Name}' has no held-out rows; DFR fits a head over every class of the model.");
         var present = groups.Distinct().Order().ToArray();
         if (present.Length < 2)
             throw new InvalidOperationException($"The group column '{TrainerOptions.GroupColumnName}' has only one group ('{groupNames[present[0]]}') in the held-out data; DFR balances groups and needs at least two.");
@@ -291,68 +258,6 @@ public sealed class DfrTrainer : IEstimator<ClassifierNetworkTransformer>
                 $"Group {string.Join(", ", missing.Select(g => $"'{groupNames[g]}'"))} of column '{TrainerOptions.GroupColumnName}' has no rows in the {role} " +
                 $"({part.Length} of the {groups.Length} held-out rows with TuningFraction {TrainerOptions.TuningFraction.ToString(CultureInfo.InvariantCulture)}); " +
                 "every group needs rows in both tuning parts: give more held-out rows of that group, or change TuningFraction or Seed, or give one InverseRegularizationValues value (no tuning).");
-    }
-
-    /// <summary>The network's penultimate features of every row, in evaluation mode without gradients; the network's
-    /// mode is restored.</summary>
-    private static float[][] ExtractFeatures(ClassifierNetwork network, TensorDataset data, int batchSize)
-    {
-        bool training = network.training;
-        var device = network.Head.weight.device;
-        network.eval();
-        try
-        {
-            var result = new float[data.Count][];
-            using var noGrad = no_grad();
-            for (int start = 0; start < data.Count; start += batchSize)
-            {
-                using var scope = NewDisposeScope();
-                int count = Math.Min(batchSize, data.Count - start);
-                var rows = Enumerable.Range(start, count).Select(i => (long)i).ToArray();
-                var batch = network.Features(data.FeatureBatch(rows, device)).cpu().to(ScalarType.Float32).contiguous();
-                var values = batch.data<float>().ToArray();
-                int d = (int)(values.Length / count);
-                for (int i = 0; i < count; i++)
-                {
-                    var row = values.AsSpan(i * d, d).ToArray();
-                    for (int j = 0; j < d; j++)
-                        if (!float.IsFinite(row[j]))
-                            throw new InvalidOperationException($"The network gave a non-finite feature ({row[j]}) at index {j} for held-out row {start + i}.");
-                    result[start + i] = row;
-                }
-            }
-            return result;
-        }
-        finally
-        {
-            network.train(training);
-        }
-    }
-
-    /// <summary>A copy of <paramref name="network"/> (through its ONNX form, which holds every weight and buffer
-    /// exactly) on the CPU in evaluation mode, with <paramref name="head"/> as its last linear layer.</summary>
-    private static ClassifierNetwork CopyWithHead(ClassifierNetwork network, LinearHead head)
-    {
-        var bytes = Google.Protobuf.MessageExtensions.ToByteArray(OnnxExport.ToModel(network));
-        var copy = OnnxImport.LoadNetwork(new MemoryStream(bytes));
-        try
-        {
-            var linear = copy.Head;
-            if (linear.bias is null)
-                throw new NotSupportedException("DFR needs a last linear layer with a bias.");
-            using var noGrad = no_grad();
-            using var weights = tensor(head.WeightsAsFloats(), [head.ClassCount, head.FeatureCount]);
-            using var biases = tensor(head.Biases.Select(b => (float)b).ToArray());
-            linear.weight.copy_(weights);
-            linear.bias.copy_(biases);
-            copy.eval();
-            return copy;
-        }
-        catch
-        {
-            copy.Dispose();
-            throw;
-        }
     }
 
     private static string Describe(SchemaShape.Column column) => column.Kind switch
