@@ -223,4 +223,63 @@ public static class DebiasTrainersCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         return new DfrTrainer(fittedModel, options);
     }
+    /// <summary>An AFR estimator (Automatic Feature Reweighting): re-fits the last layer of <paramref name="fittedModel"/>
+    /// on rows it did not train on, weighted by how little the model believes each row's label, choosing the weighting and
+    /// the epoch on <paramref name="validationSet"/>.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="fittedModel">A model fitted by one of this library's trainers (not changed), typically ERM on 80 % of
+    /// the training rows.</param>
+    /// <param name="validationSet">The rows that choose gamma, lambda and the epoch.</param>
+    /// <param name="labelColumnName">The label column (a key column). Default <c>"Label"</c>.</param>
+    /// <param name="featureColumnName">The feature column, as the model was trained on. Default <c>"Features"</c>.</param>
+    /// <param name="groupColumnName">The validation set's group column; null (default) chooses by worst class.</param>
+    /// <returns>The estimator; <c>Fit(reweightingRows)</c> returns the re-headed model.</returns>
+    public static AfrTrainer Afr(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ClassifierNetworkTransformer fittedModel,
+        IDataView validationSet, string labelColumnName = "Label", string featureColumnName = "Features", string? groupColumnName = null)
+        => catalog.Afr(fittedModel, new AfrTrainer.Options
+        {
+            ValidationSet = validationSet, LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, GroupColumnName = groupColumnName,
+        });
+
+    /// <summary>An AFR estimator with every setting.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="fittedModel">A model fitted by one of this library's trainers (not changed).</param>
+    /// <param name="options">The settings (<see cref="LastLayerSearchOptions.ValidationSet"/> required).</param>
+    /// <returns>The estimator; <c>Fit(reweightingRows)</c> returns the re-headed model.</returns>
+    public static AfrTrainer Afr(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ClassifierNetworkTransformer fittedModel,
+        AfrTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new AfrTrainer(fittedModel, options);
+    }
+
+    /// <summary>FlatDebias on the last layer (this library's method): re-fits the last layer of <paramref name="fittedModel"/>
+    /// on rows it did not train on with every row's head Fisher trace bounded, by primal-dual steps, choosing the bound,
+    /// the dual step and the epoch on <paramref name="validationSet"/>.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="fittedModel">A model fitted by one of this library's trainers (not changed).</param>
+    /// <param name="validationSet">The rows that choose the bound, the dual step and the epoch.</param>
+    /// <param name="labelColumnName">The label column (a key column). Default <c>"Label"</c>.</param>
+    /// <param name="featureColumnName">The feature column, as the model was trained on. Default <c>"Features"</c>.</param>
+    /// <param name="groupColumnName">The validation set's group column; null (default) chooses by worst class.</param>
+    /// <returns>The estimator; <c>Fit(reweightingRows)</c> returns the re-headed model.</returns>
+    public static FlatDebiasLastLayerTrainer FlatDebiasLastLayer(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        ClassifierNetworkTransformer fittedModel, IDataView validationSet, string labelColumnName = "Label", string featureColumnName = "Features",
+        string? groupColumnName = null)
+        => catalog.FlatDebiasLastLayer(fittedModel, new FlatDebiasLastLayerTrainer.Options
+        {
+            ValidationSet = validationSet, LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, GroupColumnName = groupColumnName,
+        });
+
+    /// <summary>FlatDebias on the last layer with every setting.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="fittedModel">A model fitted by one of this library's trainers (not changed).</param>
+    /// <param name="options">The settings (<see cref="LastLayerSearchOptions.ValidationSet"/> required).</param>
+    /// <returns>The estimator; <c>Fit(reweightingRows)</c> returns the re-headed model.</returns>
+    public static FlatDebiasLastLayerTrainer FlatDebiasLastLayer(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        ClassifierNetworkTransformer fittedModel, FlatDebiasLastLayerTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new FlatDebiasLastLayerTrainer(fittedModel, options);
+    }
 }

@@ -45,6 +45,18 @@ internal static class TrainerDefaults
 
     public static double[] DfrInverseRegularizationValues() => [1, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01];
 
+    /// <summary>AFR's gamma grid: the Waterbirds notebook's linspace(4, 20, 33).</summary>
+    public static double[] AfrGammas() => [.. Enumerable.Range(0, 33).Select(i => 4 + 0.5 * i)];
+
+    /// <summary>AFR's pull grid: the Waterbirds notebook's {0, 0.1, 0.2, 0.3}.</summary>
+    public static double[] AfrPullStrengths() => [0, 0.1, 0.2, 0.3];
+
+    /// <summary>FlatDebias's last layer: the bounds' quantiles of the fitted head's traces.</summary>
+    public static double[] LastLayerTraceBoundQuantiles() => [0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
+
+    /// <summary>FlatDebias's last layer: the dual steps.</summary>
+    public static double[] LastLayerDualLearningRates() => [0.01, 0.1, 1];
+
     // The two-stage trainers: T, a short first stage for short schedules (JTT's Waterbirds setting is 60 of 300 epochs);
     // JTT's lambda_up for Waterbirds; PGD's norm exponent of the released code (--norm_scale).
     public const int FirstStageEpochs = 2;

@@ -129,6 +129,11 @@ public sealed record TrainingHistory(IReadOnlyList<EpochReport> Epochs, int Sele
     /// held-out worst-group accuracy of every value tried and the retrains averaged. Null for any other model (the
     /// epochs above are then the whole story; after DFR they describe the backbone's training).</summary>
     public DfrReport? Dfr { get; init; }
+
+    /// <summary>For a model whose last layer a full-batch last-layer method re-fitted (<see cref="AfrTrainer"/>,
+    /// <see cref="FlatDebiasLastLayerTrainer"/>): every grid point with its best validation epoch and score, and the one
+    /// chosen. Null for any other model.</summary>
+    public LastLayerSearchReport? LastLayerSearch { get; init; }
 }
 
 /// <summary>What the first stage of a two-stage trainer produced.</summary>
