@@ -15,10 +15,10 @@ internal enum SelectionRegime
 /// <summary>The methods of the benchmark: each builds its trainer's options from a draw and fits.</summary>
 internal static class BenchmarkMethods
 {
-    public static readonly string[] All = ["erm", "groupdro", "jtt", "pgd", "lff", "dfr", "flatdebias", "flatdebias-paper"];
+    public static readonly string[] All = ["erm", "groupdro", "jtt", "pgd", "lff", "dfr", "afr", "flatdebias", "flatdebias-paper", "flatdebias-last"];
 
     /// <summary>Whether a method trains without group labels (GroupDRO trains on the training groups, DFR fits on the
-    /// validation groups; the others use groups at most to choose an epoch or a draw).</summary>
+    /// validation groups; the others use groups at most to choose an epoch, a grid point or a draw).</summary>
     public static bool TrainsWithoutGroupLabels(string method) => method is not ("groupdro" or "dfr");
 
     /// <summary>The library's defaults that <paramref name="method"/>'s draw 0 trains with, as text: every setting its own
@@ -33,6 +33,8 @@ internal static class BenchmarkMethods
         "pgd" => DeclaredSettings(new PgdTrainer.Options()),
         "lff" => DeclaredSettings(new LffTrainer.Options()),
         "dfr" => DeclaredSettings(new DfrTrainer.Options()),
+        "afr" => DeclaredSettings(new AfrTrainer.Options()),
+        "flatdebias-last" => DeclaredSettings(new FlatDebiasLastLayerTrainer.Options()),
         "flatdebias" => DeclaredSettings(new FlatDebiasTrainer.Options()),
         "flatdebias-paper" => DeclaredSettings(FlatDebiasTrainer.Options.PaperExact()),
         _ => throw new ArgumentException($"Unknown method '{method}'; expected one of {string.Join(", ", All)}."),
@@ -49,6 +51,7 @@ internal static class BenchmarkMethods
     {
         null => "null",
         double[] values => string.Join(",", values.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))),
+        IDataView => "set",
         IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",
     };
@@ -117,6 +120,22 @@ internal static class BenchmarkMethods
             {
                 using var erm = trainers.Erm(With(new ErmTrainer.Options())).Fit(set.Train);
                 return trainers.Dfr(erm, new DfrTrainer.Options { LabelColumnName = "Label", GroupColumnName = groups, Seed = seed }).Fit(set.Validation);
+            }
+            case "afr":
+            case "flatdebias-last":
+            {
+                // AFR's split as its released code makes it: the ERM model trains on 80 % of the training rows, the last layer
+                // is re-fitted on the other 20 % (no group read); validation chooses the grid point and the epoch.
+                var parts = ml.Data.TrainTestSplit(set.Train, testFraction: 0.2, seed: seed);
+                using var erm = trainers.Erm(With(new ErmTrainer.Options())).Fit(parts.TrainSet);
+                string? validationGroups = regime == SelectionRegime.Groups ? "Group" : null;
+                LastLayerSearchOptions o = method == "afr" ? new AfrTrainer.Options() : new FlatDebiasLastLayerTrainer.Options();
+                o.ValidationSet = set.Validation;
+                o.GroupColumnName = validationGroups;
+                o.LearningRate = Get("head-lr", o.LearningRate);
+                return o is AfrTrainer.Options afr
+                    ? trainers.Afr(erm, afr).Fit(parts.TestSet)
+                    : trainers.FlatDebiasLastLayer(erm, (FlatDebiasLastLayerTrainer.Options)o).Fit(parts.TestSet);
             }
             case "flatdebias":
             case "flatdebias-paper":
