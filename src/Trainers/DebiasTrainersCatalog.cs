@@ -13,7 +13,9 @@ namespace Microsoft.ML;
 /// <see cref="Pgd(MulticlassClassificationCatalog.MulticlassClassificationTrainers, PgdTrainer.Options)"/>, each with
 /// simple arguments or an options object, and
 /// <see cref="Dfr(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ClassifierNetworkTransformer, DfrTrainer.Options)"/>,
-/// which re-trains the last layer of a model one of them fitted.
+/// which re-trains the last layer of a model one of them fitted, and
+/// <see cref="Dpe(MulticlassClassificationCatalog.MulticlassClassificationTrainers, ClassifierNetworkTransformer, DpeTrainer.Options)"/>,
+/// which replaces it by an ensemble of prototype classifiers.
 /// </summary>
 public static class DebiasTrainersCatalog
 {
@@ -223,6 +225,7 @@ public static class DebiasTrainersCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         return new DfrTrainer(fittedModel, options);
     }
+
     /// <summary>An AFR estimator (Automatic Feature Reweighting): re-fits the last layer of <paramref name="fittedModel"/>
     /// on rows it did not train on, weighted by how little the model believes each row's label, choosing the weighting and
     /// the epoch on <paramref name="validationSet"/>.</summary>
@@ -281,5 +284,37 @@ public static class DebiasTrainersCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new FlatDebiasLastLayerTrainer(fittedModel, options);
+    }
+
+    /// <summary>A DPE estimator (Diverse Prototypical Ensembles): replaces the last layer of <paramref name="fittedModel"/>
+    /// by an ensemble of prototype classifiers trained on balanced subsets of a held-out set, the rest of its network
+    /// frozen.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="fittedModel">A model fitted by one of this library's trainers, not a DPE model (not changed).</param>
+    /// <param name="labelColumnName">The held-out label column (a key column). Default <c>"Label"</c>.</param>
+    /// <param name="featureColumnName">The held-out feature column, as the model was trained on. Default <c>"Features"</c>.</param>
+    /// <param name="groupColumnName">The held-out group column, or null for class-balanced subsets and worst-class
+    /// selection. Default null.</param>
+    /// <param name="numberOfMembers">Ensemble members. Default 15. Range: 1 and up.</param>
+    /// <returns>The estimator; <c>Fit(heldOut)</c> returns the model with the prototype ensemble.</returns>
+    public static DpeTrainer Dpe(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ClassifierNetworkTransformer fittedModel,
+        string labelColumnName = "Label", string featureColumnName = "Features", string? groupColumnName = null,
+        int numberOfMembers = TrainerDefaults.DpeNumberOfMembers)
+        => catalog.Dpe(fittedModel, new DpeTrainer.Options
+        {
+            LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, GroupColumnName = groupColumnName,
+            NumberOfMembers = numberOfMembers,
+        });
+
+    /// <summary>A DPE estimator with every setting.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="fittedModel">A model fitted by one of this library's trainers, not a DPE model (not changed).</param>
+    /// <param name="options">The settings.</param>
+    /// <returns>The estimator; <c>Fit(heldOut)</c> returns the model with the prototype ensemble.</returns>
+    public static DpeTrainer Dpe(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ClassifierNetworkTransformer fittedModel,
+        DpeTrainer.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new DpeTrainer(fittedModel, options);
     }
 }

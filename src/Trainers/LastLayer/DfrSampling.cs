@@ -76,7 +76,7 @@ internal static class DfrSampling
 
     /// <summary>A generator seed for stream <paramref name="stream"/> of <paramref name="seed"/> (SplitMix64's finaliser
     /// over both): stable across processes and .NET versions, unlike <c>HashCode</c>.</summary>
-    private static int Derive(int seed, int stream)
+    internal static int Derive(int seed, int stream)
     {
         unchecked
         {

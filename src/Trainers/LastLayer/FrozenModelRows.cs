@@ -78,10 +78,15 @@ internal sealed class FrozenModelRows
 
     /// <summary>Refuses a model whose last layer is not a linear layer: the last-layer methods start from the fitted
     /// model's linear head.</summary>
+    /// <exception cref="ArgumentException">The model's last layer is DPE's prototype ensemble (parameter
+    /// <c>fittedModel</c>).</exception>
     public static void RequireLinearHead(ClassifierNetworkTransformer model, string method)
     {
         ArgumentNullException.ThrowIfNull(model);
-        _ = method;
+        if (model.Network.PrototypeHead is not null)
+            throw new ArgumentException(
+                $"{method} re-fits the last linear layer of a fitted model; this model's last layer is DPE's prototype ensemble, not a linear layer. " +
+                $"Give {method} the model DPE started from.", "fittedModel");
     }
 
     /// <summary>Throws unless every class of the model has rows.</summary>

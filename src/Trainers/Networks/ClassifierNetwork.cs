@@ -36,8 +36,15 @@ public abstract class ClassifierNetwork : nn.Module<Tensor, Tensor>
     /// <summary>Number of classes: the size of the head's output.</summary>
     public int NumberOfClasses { get; }
 
-    /// <summary>The last linear layer, mapping <see cref="Features"/> to logits.</summary>
+    /// <summary>The last linear layer, mapping <see cref="Features"/> to logits. When <see cref="PrototypeHead"/> is set,
+    /// this is the linear layer the prototypes replaced, kept for its shape and unused for prediction (a network loaded
+    /// from ONNX has it filled with zeros: it is not in the file).</summary>
     public abstract Linear Head { get; }
+
+    /// <summary>DPE's prototype ensemble (<see cref="LastLayer.DpeTrainer"/>), which replaces <see cref="Head"/> in
+    /// <see cref="forward"/> when set; null (the default) for every other network. A submodule named <c>prototypes</c>,
+    /// so its state-dictionary entries are <c>prototypes.directions</c> and <c>prototypes.scales</c>.</summary>
+    public PrototypeEnsembleHead? PrototypeHead { get; private set; }
 
     /// <summary>Size of the penultimate activations that <see cref="Features"/> returns.</summary>
     public long FeatureDimension => Head.in_features;
@@ -47,8 +54,26 @@ public abstract class ClassifierNetwork : nn.Module<Tensor, Tensor>
     /// <returns>The features the head consumes.</returns>
     public abstract Tensor Features(Tensor input);
 
-    /// <summary>Logits <c>[N, NumberOfClasses]</c>: <c>Head(Features(input))</c>.</summary>
+    /// <summary>Logits <c>[N, NumberOfClasses]</c>: <c>Head(Features(input))</c>; with a <see cref="PrototypeHead"/>,
+    /// <c>PrototypeHead(Features(input))</c>, the log of the ensemble's probabilities (so the softmax of the output is
+    /// exactly those probabilities).</summary>
     /// <param name="input">An image batch <c>[N, C, H, W]</c>.</param>
     /// <returns>Unnormalised class scores.</returns>
-    public override Tensor forward(Tensor input) => Head.call(Features(input));
+    public override Tensor forward(Tensor input)
+        => PrototypeHead is { } prototypes ? prototypes.call(Features(input)) : Head.call(Features(input));
+
+    /// <summary>Makes <paramref name="head"/> this network's last layer in place of <see cref="Head"/>, registered as the
+    /// submodule <c>prototypes</c>; once only.</summary>
+    /// <exception cref="InvalidOperationException">The network already has one.</exception>
+    /// <exception cref="ArgumentException">The head's classes or feature size are not this network's.</exception>
+    internal void AttachPrototypeHead(PrototypeEnsembleHead head)
+    {
+        ArgumentNullException.ThrowIfNull(head);
+        if (PrototypeHead is not null)
+            throw new InvalidOperationException("The network already has a prototype head.");
+        if (head.Classes != NumberOfClasses || head.FeatureDimension != FeatureDimension)
+            throw new ArgumentException($"The prototype head has {head.Classes} classes of {head.FeatureDimension} features; the network has {NumberOfClasses} of {FeatureDimension}.", nameof(head));
+        register_module("prototypes", head);
+        PrototypeHead = head;
+    }
 }

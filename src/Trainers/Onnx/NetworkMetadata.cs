@@ -14,7 +14,8 @@ namespace MLNet.FlatDebias.Trainers.Onnx;
 /// <c>Mlp</c> or <c>Linear</c>), <c>name</c> (the module name), <c>classes</c>, <c>input_shape</c> (<c>C,H,W</c>;
 /// <c>n,1,1</c> for a flat feature vector of n values); <c>width</c> for every kind but <c>Linear</c>, which has
 /// none; for a ResNet <c>bottleneck</c> (<c>true</c>/<c>false</c>) and <c>blocks_per_stage</c> (e.g. <c>2,2,2,2</c>);
-/// for a SmallCnn <c>batch_norm</c>; for an Mlp <c>depth</c>; and one <c>state.{key}</c> per int64 state entry.
+/// for a SmallCnn <c>batch_norm</c>; for an Mlp <c>depth</c>; for a network with DPE's prototype head, <c>head</c>
+/// (<c>prototypes</c>) and <c>prototype_members</c> (M); and one <c>state.{key}</c> per int64 state entry.
 /// The counters are kept out of the initializers because ONNX Runtime warns about (and drops) initializers that
 /// no node uses.
 /// </remarks>
@@ -23,6 +24,12 @@ internal static class NetworkMetadata
     public const string Prefix = "flatdebias.";
     public const string StatePrefix = Prefix + "state.";
     private const string FormatVersion = "1";
+
+    /// <summary>The state-dictionary prefix of the last linear layer, which a DPE model's file leaves out.</summary>
+    public const string LinearHeadPrefix = "fc.";
+
+    /// <summary>The <c>flatdebias.head</c> value of a network with a <see cref="ClassifierNetwork.PrototypeHead"/>.</summary>
+    public const string PrototypeHeadKind = "prototypes";
 
     /// <summary>The metadata entries describing <paramref name="network"/>.</summary>
     /// <exception cref="NotSupportedException">The network type is not one the exporter knows.</exception>
@@ -37,6 +44,11 @@ internal static class NetworkMetadata
             (Prefix + "classes", Format(network.NumberOfClasses)),
             (Prefix + "input_shape", $"{Format(shape.Channels)},{Format(shape.Height)},{Format(shape.Width)}"),
         };
+        if (network.PrototypeHead is { } prototypes)
+        {
+            entries.Add((Prefix + "head", PrototypeHeadKind));
+            entries.Add((Prefix + "prototype_members", Format(prototypes.Members)));
+        }
         switch (network)
         {
             case ResNet r:
@@ -88,7 +100,29 @@ internal static class NetworkMetadata
             throw new InvalidDataException($"Metadata 'flatdebias.input_shape' must be C,H,W (positive, of manageable size); got '{meta[Prefix + "input_shape"]}'.");
         var shape = new ImageShape(dims[0], dims[1], dims[2]);
         int width = kind == "Linear" ? 0 : Int(meta, "width"); // a Linear network has no width
-        CheckAgainstTensors(model.Graph, kind, meta, classes, shape, width);
+        bool prototypes = meta.TryGetValue(Prefix + "head", out var head) && head == PrototypeHeadKind;
+        if (head is not null && !prototypes)
+            throw new InvalidDataException($"Metadata 'flatdebias.head' must be '{PrototypeHeadKind}' when present; got '{head}'.");
+        CheckAgainstTensors(model.Graph, kind, meta, classes, shape, width, prototypes);
+        var network = Build(kind, meta, classes, shape, width);
+        if (!prototypes) return network;
+        try
+        {
+            var directions = model.Graph.Initializer.First(i => i.Name == PrototypeHeadKind + ".directions").Dims;
+            if (directions[1] != network.FeatureDimension)
+                throw new InvalidDataException($"The ONNX model's 'prototypes.directions' has {directions[1]} features per prototype; its {kind} network has {network.FeatureDimension}.");
+            network.AttachPrototypeHead(new PrototypeEnsembleHead(Int(meta, "prototype_members"), classes, directions[1]));
+            return network;
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    private static ClassifierNetwork Build(string kind, Dictionary<string, string> meta, int classes, ImageShape shape, int width)
+    {
         try
         {
             return kind switch
@@ -110,7 +144,8 @@ internal static class NetworkMetadata
 
     // The metadata must agree with the tensors in the file before a network is built from it, so that damaged
     // metadata (say a width of 10^9) fails with a message instead of allocating a huge network.
-    private static void CheckAgainstTensors(GraphProto graph, string kind, Dictionary<string, string> meta, int classes, ImageShape shape, int width)
+    private static void CheckAgainstTensors(GraphProto graph, string kind, Dictionary<string, string> meta, int classes, ImageShape shape, int width,
+        bool prototypes)
     {
         var dims = graph.Initializer.GroupBy(i => i.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Dims.ToArray(), StringComparer.Ordinal);
         void Expect(string key, params long[] expected)
@@ -122,7 +157,19 @@ internal static class NetworkMetadata
         }
         int Count(string prefix, string suffix) => dims.Keys.Count(k => k.StartsWith(prefix, StringComparison.Ordinal) && k.EndsWith(suffix, StringComparison.Ordinal));
 
-        if (!dims.TryGetValue("fc.weight", out var head) || head.Length != 2 || head[0] != classes)
+        if (prototypes)
+        {
+            // A DPE model: no fc.* in the file; the prototypes must agree with the classes and the member count.
+            int members = Int(meta, "prototype_members");
+            if (members < 1)
+                throw new InvalidDataException($"Metadata 'flatdebias.prototype_members' must be at least 1; got {members}.");
+            if (!dims.TryGetValue(PrototypeHeadKind + ".directions", out var directions) || directions.Length != 2 || directions[0] != (long)members * classes || directions[1] < 2)
+                throw new InvalidDataException($"The ONNX model's metadata says {members} prototype members of {classes} classes; its 'prototypes.directions' does not have {(long)members * classes} rows of at least 2 features.");
+            Expect(PrototypeHeadKind + ".scales", members);
+            if (kind == "Linear" && directions[1] != shape.Size)
+                throw new InvalidDataException($"The ONNX model's metadata implies 'prototypes.directions' of {shape.Size} features; the file has {directions[1]}.");
+        }
+        else if (!dims.TryGetValue("fc.weight", out var head) || head.Length != 2 || head[0] != classes)
             throw new InvalidDataException($"The ONNX model's metadata says {classes} classes; its 'fc.weight' does not have {classes} rows.");
         switch (kind)
         {
@@ -141,7 +188,7 @@ internal static class NetworkMetadata
                 if (Count("hidden.", ".weight") != depth)
                     throw new InvalidDataException($"The ONNX model's metadata says {depth} hidden layers; the file has {Count("hidden.", ".weight")}.");
                 break;
-            case "Linear":
+            case "Linear" when !prototypes:
                 Expect("fc.weight", classes, shape.Size);
                 break;
         }

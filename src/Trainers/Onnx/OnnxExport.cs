@@ -24,6 +24,9 @@ namespace MLNet.FlatDebias.Trainers.Onnx;
 /// enough to rebuild the network (<see cref="OnnxImport.LoadNetwork"/>).</para>
 /// <para>A stride-2 1x1 downsample (<see cref="StridedPointwiseConv2d"/>) is written as an ordinary <c>Conv</c>
 /// with stride 2: the same result, and ONNX Runtime does not have the oneDNN problem it avoids.</para>
+/// <para>A network with a <see cref="ClassifierNetwork.PrototypeHead"/> (a DPE model) ends in the prototype ensemble's
+/// nodes instead (<see cref="PrototypeGraphWriter"/>): <c>probabilities</c> is the ensemble's mean probability,
+/// <c>logits</c> its log, and the replaced linear layer <c>fc</c> is not written.</para>
 /// <para>The export is deterministic: the same weights and options give the same bytes.</para>
 /// </remarks>
 public static class OnnxExport
@@ -94,8 +97,18 @@ public static class OnnxExport
         var features = WriteFeatures(network, g, x, options.FlattenedInput);
 
         long classes = network.NumberOfClasses;
-        var logits = g.Linear(features, "fc", options.IncludeLogits ? options.LogitsName : null);
-        var probabilities = g.Node("Softmax", options.ProbabilitiesName, [logits], OnnxGraphBuilder.Int("axis", 1));
+        string logits, probabilities;
+        if (network.PrototypeHead is { } prototypes)
+        {
+            // DPE's ensemble: its mean probabilities directly; the logits output is their log, as the network's forward.
+            probabilities = PrototypeGraphWriter.WriteProbabilities(prototypes, g, features, options.ProbabilitiesName);
+            logits = options.IncludeLogits ? g.Node("Log", options.LogitsName, [probabilities]) : "";
+        }
+        else
+        {
+            logits = g.Linear(features, "fc", options.IncludeLogits ? options.LogitsName : null);
+            probabilities = g.Node("Softmax", options.ProbabilitiesName, [logits], OnnxGraphBuilder.Int("axis", 1));
+        }
         var predicted = g.Node("ArgMax", options.PredictedIndexName, [probabilities],
             OnnxGraphBuilder.Int("axis", 1), OnnxGraphBuilder.Int("keepdims", 0));
         g.Output(probabilities, DataType.Float, symbol, batch, classes);
@@ -111,9 +124,12 @@ public static class OnnxExport
         var model = NewModel(g.Graph, $"{NetworkMetadata.KindOf(network)} classifier exported by {ProducerName}.");
         foreach (var (key, value) in metadata) model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
 
-        // Every state entry must be in the file: float tensors as initializers, the int64 counters as metadata.
+        // Every state entry must be in the file: float tensors as initializers, the int64 counters as metadata. A network
+        // with a prototype head leaves out the linear layer it replaced (fc.*): no node would read it, and ONNX Runtime
+        // warns about unused initializers; OnnxImport fills it with zeros.
         var written = new HashSet<string>(g.WrittenWeights, StringComparer.Ordinal);
-        foreach (var key in g.StateKeys.Where(k => !written.Contains(k)))
+        bool skipLinearHead = network.PrototypeHead is not null;
+        foreach (var key in g.StateKeys.Where(k => !written.Contains(k) && !(skipLinearHead && k.StartsWith(NetworkMetadata.LinearHeadPrefix, StringComparison.Ordinal))))
         {
             var tensor = g.State(key);
             if (tensor.dtype != ScalarType.Int64 || tensor.numel() != 1)

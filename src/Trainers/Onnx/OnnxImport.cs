@@ -70,6 +70,13 @@ public static class OnnxImport
             if (!source.TryAdd(key, tensor(value)))
                 throw new InvalidDataException($"The ONNX model holds '{key}' twice (as an initializer and as metadata).");
         }
+        if (network.PrototypeHead is not null)
+        {
+            // A DPE model's file has no fc.*: the linear layer its prototypes replaced is unused; it is filled with zeros.
+            foreach (var (key, value) in network.state_dict().Where(e => e.Key.StartsWith(NetworkMetadata.LinearHeadPrefix, StringComparison.Ordinal)))
+                if (!source.TryAdd(key, zeros_like(value)))
+                    throw new InvalidDataException($"The ONNX model of a prototype-head network holds '{key}', which it should not.");
+        }
         PretrainedWeights.LoadStateDict(network, source, "the ONNX model", keepHeadWhenShapeDiffers: true);
     }
 }

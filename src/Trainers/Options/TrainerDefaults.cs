@@ -57,6 +57,18 @@ internal static class TrainerDefaults
     /// <summary>FlatDebias's last layer: the dual steps.</summary>
     public static double[] LastLayerDualLearningRates() => [0.01, 0.1, 1];
 
+    // DPE (To et al. 2025, the released code's scripts): 15 members of 20 epochs each, SGD at a constant 1e-3 with
+    // momentum 0.9 on batches of 256; IsoMax+'s entropic scale 30; the prototypes' squared-norm penalty (wd_weight) 10 and
+    // the inter-prototype similarity penalty (cov_reg) 5e5.
+    public const int DpeNumberOfMembers = 15;
+    public const int DpeNumberOfEpochs = 20;
+    public const int DpeBatchSize = 256;
+    public const double DpeLearningRate = 1e-3;
+    public const double DpeMomentum = 0.9;
+    public const double DpeEntropicScale = 30;
+    public const double DpePrototypeWeightDecay = 10;
+    public const double DpeDiversityStrength = 5e5;
+
     // The two-stage trainers: T, a short first stage for short schedules (JTT's Waterbirds setting is 60 of 300 epochs);
     // JTT's lambda_up for Waterbirds; PGD's norm exponent of the released code (--norm_scale).
     public const int FirstStageEpochs = 2;

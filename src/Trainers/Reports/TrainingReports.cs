@@ -106,7 +106,8 @@ public sealed record StepReport(int Epoch, int Step, int StepsPerEpoch, double L
 }
 
 /// <summary>The per-epoch history of a training run and the epoch the model was taken from; for a model re-headed by
-/// <see cref="DfrTrainer"/>, the history of the model it started from plus <see cref="Dfr"/>.</summary>
+/// <see cref="DfrTrainer"/> or <see cref="DpeTrainer"/>, the history of the model it started from plus <see cref="Dfr"/> or
+/// <see cref="Dpe"/>.</summary>
 /// <param name="Epochs">One report per finished epoch.</param>
 /// <param name="SelectedEpoch">The zero-based epoch whose weights the model holds (an index into <paramref name="Epochs"/>;
 /// add 1 to print it as people count epochs).</param>
@@ -134,6 +135,11 @@ public sealed record TrainingHistory(IReadOnlyList<EpochReport> Epochs, int Sele
     /// <see cref="FlatDebiasLastLayerTrainer"/>): every grid point with its best validation epoch and score, and the one
     /// chosen. Null for any other model.</summary>
     public LastLayerSearchReport? LastLayerSearch { get; init; }
+
+    /// <summary>For a model whose last layer <see cref="DpeTrainer"/> replaced by a prototype ensemble: the members'
+    /// subsets, chosen epochs and held-out scores, and the ensemble's. Null for any other model (after DPE the epochs
+    /// above describe the backbone's training).</summary>
+    public DpeReport? Dpe { get; init; }
 }
 
 /// <summary>What the first stage of a two-stage trainer produced.</summary>
