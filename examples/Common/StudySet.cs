@@ -32,7 +32,7 @@ public sealed record StudySet(string Name, IDataView Train, IDataView Validation
     /// <summary>Builds a set by name: <c>cmnist1</c>, <c>cmnist5</c> (Coloured MNIST with 1 % / 5 % bias-conflicting
     /// training rows, any share in percent), <c>wbmnist</c> (Waterbirds-format MNIST), <c>wbr18</c> (ImageNet ResNet-18
     /// features of the Waterbirds-format MNIST set at 224 px, a linear head), <c>pmnist</c> (Patched MNIST), <c>smnist</c>
-    /// (Striped MNIST), <c>pmnist-cnn</c>, <c>smnist-cnn</c> (the same on a SmallCnn of width 32), <c>smnist-cnn16</c> (width 16, half the rows), <c>sr18</c> (ImageNet
+    /// (Striped MNIST), <c>pmnist-cnn</c>, <c>smnist-cnn</c> (the same on a SmallCnn of width 32), <c>smnist-cnn16</c> (width 16, half the rows), <c>pr18</c>, <c>ir18</c> (Patched and Inverted MNIST through ImageNet ResNet-18, half the rows; report-only), <c>sr18</c> (ImageNet
     /// ResNet-18 features of Striped MNIST upsampled to 224 px, a linear head).</summary>
     /// <param name="name">The set's name.</param>
     /// <param name="ml">The ML.NET context.</param>
@@ -131,6 +131,29 @@ public sealed record StudySet(string Name, IDataView Train, IDataView Validation
                 o.WeightDecay = 0;
             });
         }
+        if (name is "pr18" or "ir18")
+        {
+            // Frozen-feature sets drawn unlike every choosing set (added 2026-12-06, issue 31, report-only): Patched MNIST
+            // (pmnist's images: a white square in a corner, 3 classes) and Inverted MNIST (polarity, 2 classes) through the
+            // built-in ImageNet ResNet-18 at 224 px with a linear head, on as many rows as sr18.
+            bool patched = name == "pr18";
+            int train = scale.ColoredTrainRows / 2, validation = scale.ColoredValidationRows / 2, test = scale.ColoredTestRows / 2;
+            var splits = patched
+                ? PatchedMnist.Create(mnist, 0.02, seed: 0, trainSize: train, validationSize: validation, testSize: test)
+                : InvertedMnist.Create(mnist, 0.02, seed: 0, trainSize: train, validationSize: validation, testSize: test);
+            var classes = splits.Train.ClassNames.ToList();
+            var attributes = splits.Train.AttributeNames.ToList();
+            using var backbone = FeatureBackbone.ImageNetResNet18();
+            var features = ml.Transforms.PretrainedFeatures(backbone).Fit(UpsampledMnistImages.Create(ml, splits.Validation));
+            IDataView Split(BiasedMnistSplit split, string splitName)
+            {
+                var key = new FeatureFileKey(UpsampledMnistImages.DescribeSplit(split, $"{(patched ? "pmnist" : "imnist")} 2 % seed 0 {splitName}"), UpsampledMnistImages.Description, features.BackboneFingerprint);
+                var path = Path.Combine(cacheFolder, string.Create(CultureInfo.InvariantCulture, $"{name}-{train}"), $"{splitName}.idv");
+                return ml.Data.Cache(FeatureFile.LoadOrCreate(ml, UpsampledMnistImages.Create(ml, split), features, path, key).Data);
+            }
+            return new StudySet(name, Split(splits.Train, "train"), Split(splits.Validation, "validation"), Split(splits.Test, "test"),
+                IsMinorityGroup: g => classes.IndexOf(g.Split('/')[0]) != attributes.IndexOf(g.Split('/')[1]), BaseSettings: LinearHead(scale));
+        }
         if (name == "sr18")
         {
             // Striped MNIST (smnist's images and labels) through the built-in ImageNet ResNet-18 with a linear head: a
@@ -174,7 +197,7 @@ public sealed record StudySet(string Name, IDataView Train, IDataView Validation
             return new StudySet(name, Split(WaterbirdsSplit.Train), Split(WaterbirdsSplit.Validation), Split(WaterbirdsSplit.Test),
                 IsMinorityGroup: g => g is WaterbirdsNames.LandbirdOnWater or WaterbirdsNames.WaterbirdOnLand, BaseSettings: LinearHead(scale));
         }
-        throw new ArgumentException($"Unknown set '{name}': expected cmnist<percent> (e.g. cmnist1, cmnist5), wbmnist, wbr18, pmnist, smnist, pmnist-cnn, smnist-cnn, smnist-cnn16 or sr18.");
+        throw new ArgumentException($"Unknown set '{name}': expected cmnist<percent> (e.g. cmnist1, cmnist5), wbmnist, wbr18, pmnist, smnist, pmnist-cnn, smnist-cnn, smnist-cnn16, sr18, pr18 or ir18.");
     }
 
     /// <summary>The frozen-feature sets' head and schedule (<c>wbr18</c>, <c>sr18</c>): a linear layer, Adam 1e-3, batch 128,

@@ -15,11 +15,11 @@ internal enum SelectionRegime
 /// <summary>The methods of the benchmark: each builds its trainer's options from a draw and fits.</summary>
 internal static class BenchmarkMethods
 {
-    public static readonly string[] All = ["erm", "groupdro", "jtt", "pgd", "lff", "dfr", "afr", "flatdebias", "flatdebias-paper", "flatdebias-last"];
+    public static readonly string[] All = ["erm", "groupdro", "jtt", "pgd", "lff", "dfr", "afr", "dpe", "flatdebias", "flatdebias-paper", "flatdebias-last"];
 
-    /// <summary>Whether a method trains without group labels (GroupDRO trains on the training groups, DFR fits on the
-    /// validation groups; the others use groups at most to choose an epoch, a grid point or a draw).</summary>
-    public static bool TrainsWithoutGroupLabels(string method) => method is not ("groupdro" or "dfr");
+    /// <summary>Whether a method trains without group labels (GroupDRO trains on the training groups, DFR and DPE fit on
+    /// the validation groups, or on the classes in the regime without groups; the others use groups at most to choose an epoch, a grid point or a draw).</summary>
+    public static bool TrainsWithoutGroupLabels(string method) => method is not ("groupdro" or "dfr" or "dpe");
 
     /// <summary>The library's defaults that <paramref name="method"/>'s draw 0 trains with, as text: every setting its own
     /// options class declares (not the shared network settings, which each set fixes, nor column names and seed), e.g.
@@ -34,6 +34,7 @@ internal static class BenchmarkMethods
         "lff" => DeclaredSettings(new LffTrainer.Options()),
         "dfr" => DeclaredSettings(new DfrTrainer.Options()),
         "afr" => DeclaredSettings(new AfrTrainer.Options()),
+        "dpe" => DeclaredSettings(new DpeTrainer.Options()),
         "flatdebias-last" => DeclaredSettings(new FlatDebiasLastLayerTrainer.Options()),
         "flatdebias" => DeclaredSettings(new FlatDebiasTrainer.Options()),
         "flatdebias-paper" => DeclaredSettings(FlatDebiasTrainer.Options.PaperExact()),
@@ -120,6 +121,16 @@ internal static class BenchmarkMethods
             {
                 using var erm = trainers.Erm(With(new ErmTrainer.Options())).Fit(set.Train);
                 return trainers.Dfr(erm, new DfrTrainer.Options { LabelColumnName = "Label", GroupColumnName = groups, Seed = seed }).Fit(set.Validation);
+            }
+            case "dpe":
+            {
+                // As DFR: the ERM model on the training rows; the prototype ensemble on the validation rows (balanced by
+                // group, or by class without groups), each member's epoch chosen on them too, as DPE's released code does.
+                using var erm = trainers.Erm(With(new ErmTrainer.Options())).Fit(set.Train);
+                var o = new DpeTrainer.Options { LabelColumnName = "Label", GroupColumnName = regime == SelectionRegime.Groups ? "Group" : null, Seed = seed };
+                o.LearningRate = Get("head-lr", o.LearningRate);
+                o.DiversityStrength = Get("diversity", o.DiversityStrength);
+                return trainers.Dpe(erm, o).Fit(set.Validation);
             }
             case "afr":
             case "flatdebias-last":

@@ -7,7 +7,9 @@
 // with the raw (image path) schema, loads it in a fresh MLContext and scores every image path with a PredictionEngine.
 // It prints "result trained=<rows> accuracy=<share> agree=<share> epochs=<n>", then trains every other trainer of the
 // package (ERM, GroupDRO, JTT, PGD, LfF, DFR) on the same images and prints for each
-// "method <name> accuracy=<share> worst_group=<share> groups=<n> reload_max_difference=<value>".
+// "method <name> accuracy=<share> worst_group=<share> groups=<n> reload_max_difference=<value>"; then AFR, DPE and
+// FlatDebias's last layer, each as a whole chain from image paths, printing
+// "lastlayer <name> accuracy=<share> worst_group=<share> groups=<n> agree=<share>".
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -85,6 +87,47 @@ foreach (var (name, trained) in fitted)
     double largest = before.Zip(after).Max(p => p.First.Zip(p.Second).Max(q => Math.Abs(q.First - q.Second)));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"method {name} accuracy={metrics.MicroAccuracy:F4} worst_group={groups.WorstGroupAccuracy:F4} groups={groups.ByGroup.Count} reload_max_difference={largest:E2}"));
+}
+
+// The last-layer methods with their options on the ERM model's frozen network (AFR and FlatDebias's last layer re-fit
+// it on rows the ERM model did not train on; DPE on the held-out rows); each whole chain, from image paths through the
+// preprocessing, the frozen network and the new head to the predicted text, saved in one zip, loaded in a fresh
+// MLContext and scored through a PredictionEngine.
+var preprocessing = ml.Transforms.ImageNetPreprocessing(resize: 32, crop: 32).Fit(training);
+var parts = ml.Data.TrainTestSplit(featurized, testFraction: 0.25, seed: 0);
+var erm75 = trainers.Erm(Small(new ErmTrainer.Options())).Fit(parts.TrainSet);
+var lastLayer = new (string Name, ClassifierNetworkTransformer Model)[]
+{
+    ("Afr", trainers.Afr(erm75, new AfrTrainer.Options
+    {
+        ValidationSet = featurized, GroupColumnName = "Half", Gammas = [2, 8], PullStrengths = [0, 0.1], NumberOfEpochs = 100,
+        ClassBalance = AfrClassBalance.PerClass,
+    }).Fit(parts.TestSet)),
+    ("Dpe", trainers.Dpe(erm, new DpeTrainer.Options
+    {
+        GroupColumnName = "Half", NumberOfMembers = 3, NumberOfEpochs = 10, PrototypeInitialization = PrototypeInitialization.ClassMeans, Seed = 1,
+    }).Fit(featurized)),
+    ("FlatDebiasLastLayer", trainers.FlatDebiasLastLayer(erm75, new FlatDebiasLastLayerTrainer.Options
+    {
+        ValidationSet = featurized, TraceBoundQuantiles = [0.8], DualLearningRates = [0.1], NumberOfEpochs = 100,
+    }).Fit(parts.TestSet)),
+};
+foreach (var (name, head) in lastLayer)
+{
+    var scored = head.Transform(featurized);
+    var metrics = ml.MulticlassClassification.Evaluate(scored);
+    var groups = ml.MulticlassClassification.EvaluateGroups(scored, groupColumnName: "Half");
+    var toText = ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(scored);
+    var whole = new TransformerChain<ITransformer>(preprocessing, head, toText);
+    var expected = whole.Transform(training).GetColumn<string>("PredictedLabel").ToArray();
+    string path = Path.Combine(folder, name + "-chain.zip");
+    ml.Model.Save(whole, images.Schema, path);
+    var fresh = new MLContext();
+    var chain = fresh.Model.Load(path, out _);
+    var predictor = fresh.Model.CreatePredictionEngine<ImageInput, ImagePrediction>(chain);
+    int same = rows.Where((r, i) => predictor.Predict(new ImageInput { ImagePath = r.ImagePath }).PredictedLabel == expected[i]).Count();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"lastlayer {name} accuracy={metrics.MicroAccuracy:F4} worst_group={groups.WorstGroupAccuracy:F4} groups={groups.ByGroup.Count} agree={same / (double)rows.Count:F4}"));
 }
 return 0;
 

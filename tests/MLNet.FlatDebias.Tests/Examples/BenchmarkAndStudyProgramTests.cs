@@ -24,7 +24,7 @@ public sealed class BenchmarkAndStudyProgramTests
         string text = output.ToString();
 
         Assert.True(code == 0, text);
-        foreach (var header in new[] { "## Training step", "## FlatDebias step cost", "## Preprocessing", "## Feature cache", "## OpenMP wait policy", "## Feature extraction", "## Frozen-backbone table", "## Correct convolutions", "## Methods" })
+        foreach (var header in new[] { "## Training step", "## FlatDebias step cost", "## Preprocessing", "## Feature cache", "## OpenMP wait policy", "## Feature extraction", "## Frozen-backbone table", "## Correct convolutions", "## Methods", "## Last-layer methods" })
             Assert.Contains(header, text);
         var lines = text.Split('\n', StringSplitOptions.TrimEntries);
         AssertMeasuredNumbers(lines.Single(l => l.StartsWith("ResNet18 ", StringComparison.Ordinal)), 3);
@@ -37,6 +37,8 @@ public sealed class BenchmarkAndStudyProgramTests
         AssertMeasuredNumbers(lines.Single(l => l.StartsWith("TorchSharp, eval + no_grad", StringComparison.Ordinal))["TorchSharp, eval + no_grad".Length..], 3);
         Assert.Contains(lines, l => l.StartsWith("three-method table with extraction: ", StringComparison.Ordinal));
         AssertMeasuredNumbers(lines.Single(l => l.StartsWith("SmallCnn      4   28px", StringComparison.Ordinal)), 6);
+        foreach (var fit in new[] { "ERM head", "DFR (groups", "AFR", "DPE", "FlatDebias last layer" })
+            AssertMeasuredNumbers(lines.Single(l => l.StartsWith(fit, StringComparison.Ordinal))[fit.Length..], 2);
         foreach (var method in new[] { "ERM", "DFR", "GroupDRO", "FlatDebias", "JTT", "PGD", "LfF" })
             AssertMeasuredNumbers(lines.Single(l => l.StartsWith($"| {method} | ", StringComparison.Ordinal)).Replace("|", " ", StringComparison.Ordinal), 3);
     }

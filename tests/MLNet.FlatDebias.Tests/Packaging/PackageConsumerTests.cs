@@ -101,6 +101,16 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
                 Assert.InRange(double.Parse(m["accuracy"], CultureInfo.InvariantCulture), 0.0, 1.0);
                 Assert.True(double.Parse(m["reload_max_difference"], CultureInfo.InvariantCulture) <= Tolerance.OnnxVsTorchProbability, line);
             }
+            // The last-layer methods as whole chains from image paths: every image path scored after Model.Load gets the
+            // label the in-memory chain gave it.
+            foreach (var method in new[] { "Afr", "Dpe", "FlatDebiasLastLayer" })
+            {
+                var line = run.Output.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith($"lastlayer {method} ", StringComparison.Ordinal));
+                var m = line[$"lastlayer {method} ".Length..].Split(' ').Select(kv => kv.Split('=')).ToDictionary(kv => kv[0], kv => kv[1]);
+                Assert.Equal("2", m["groups"]);
+                Assert.InRange(double.Parse(m["accuracy"], CultureInfo.InvariantCulture), 0.0, 1.0);
+                Assert.Equal(1.0, double.Parse(m["agree"], CultureInfo.InvariantCulture));
+            }
             // The epoch lines are the reports' own one-line form.
             Assert.Contains(run.Output.Split('\n'), l => l.StartsWith("epoch 20/20  loss ", StringComparison.Ordinal));
         }
