@@ -5,7 +5,7 @@ using MLNet.FlatDebias.Trainers.LastLayer;
 namespace MLNet.FlatDebias.Examples.FairBenchmark;
 
 /// <summary>How runs choose: with validation group labels (worst-group accuracy) or with none anywhere (worst-class accuracy;
-/// the methods that need groups, GroupDRO and DFR, then take the classes as groups, as SubpopBench does).</summary>
+/// the methods that need groups, GroupDRO, DFR and DPE, then take the classes as groups, as SubpopBench does).</summary>
 internal enum SelectionRegime
 {
     Groups,

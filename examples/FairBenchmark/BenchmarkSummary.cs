@@ -75,7 +75,7 @@ internal static class BenchmarkSummary
         var md = new StringBuilder();
         if (missing > 0) md.AppendLine($"**Partial: {missing} planned runs have not finished (missing.txt); the tables below use the finished ones.**").AppendLine();
         md.AppendLine($"Draws per method and set: {plan.Draws} (draw 0 = the library's defaults), trained with seed 0; the chosen draw is re-run with seeds {string.Join(", ", plan.Seeds)}.");
-        md.AppendLine("Selection: `Groups` = best validation worst-group accuracy; `NoGroups` = best validation worst-class accuracy, no group label anywhere (GroupDRO and DFR take the classes as groups).");
+        md.AppendLine("Selection: `Groups` = best validation worst-group accuracy; `NoGroups` = best validation worst-class accuracy, no group label anywhere (GroupDRO, DFR and DPE take the classes as groups).");
         md.AppendLine($"Choosing sets (their validation splits choose the library's defaults): {string.Join(", ", choose)}. Report-only sets (nothing is chosen on them): {string.Join(", ", report)}.");
         md.AppendLine("Test accuracy (%): mean ± standard deviation over the seeds, and the worst seed.");
         foreach (var set in choose.Concat(report))

@@ -42,6 +42,9 @@ internal sealed class AfrObjective : IHeadObjective, IDisposable
     }
 
     /// <inheritdoc/>
+    public bool UpdatesAfterStep => false;
+
+    /// <inheritdoc/>
     public void AfterStep(Tensor logits)
     {
     }

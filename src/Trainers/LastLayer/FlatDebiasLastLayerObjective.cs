@@ -88,6 +88,9 @@ internal sealed class FlatDebiasLastLayerObjective : IHeadObjective, IDisposable
     }
 
     /// <inheritdoc/>
+    public bool UpdatesAfterStep => true;
+
+    /// <inheritdoc/>
     public void AfterStep(Tensor logits)
     {
         using var scope = NewDisposeScope();

@@ -14,6 +14,9 @@ internal interface IHeadObjective
     /// <param name="biases">Heads' biases <c>[G, K]</c>.</param>
     Tensor Loss(Tensor logits, Tensor weights, Tensor biases);
 
+    /// <summary>Whether <see cref="AfterStep"/> does anything (the new logits are computed only then).</summary>
+    bool UpdatesAfterStep { get; }
+
     /// <summary>Called after each step with the new training logits (no gradient).</summary>
     void AfterStep(Tensor logits);
 }
@@ -81,7 +84,7 @@ internal sealed class FullBatchHeadSearch
                     }
                     w.sub_(gw * lr);
                     b.sub_(gb * lr);
-                    objective.AfterStep(Logits(features, w, b));
+                    if (objective.UpdatesAfterStep) objective.AfterStep(Logits(features, w, b));
                 }
             }
             if (!selectEpoch && epoch < epochs) continue;
