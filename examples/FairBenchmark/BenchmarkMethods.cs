@@ -144,6 +144,7 @@ internal static class BenchmarkMethods
                 o.ValidationSet = set.Validation;
                 o.GroupColumnName = validationGroups;
                 o.LearningRate = Get("head-lr", o.LearningRate);
+                if (o is FlatDebiasLastLayerTrainer.Options flat) flat.MaxDual = Get("cap", flat.MaxDual);
                 return o is AfrTrainer.Options afr
                     ? trainers.Afr(erm, afr).Fit(parts.TestSet)
                     : trainers.FlatDebiasLastLayer(erm, (FlatDebiasLastLayerTrainer.Options)o).Fit(parts.TestSet);

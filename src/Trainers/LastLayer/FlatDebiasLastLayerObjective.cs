@@ -6,8 +6,10 @@ namespace MLNet.FlatDebias.Trainers.LastLayer;
 /// <summary>
 /// FlatDebias's last-layer objective for every grid point at once: the class-balanced mean cross-entropy subject to every
 /// row's head Fisher trace <c>T_i = phi(p_i) (||h_i||^2 + 1)</c> at most the bound <c>eps</c>, by primal-dual steps with
-/// one multiplier per row and grid point. The Lagrangian is
-/// <c>(1/N) sum_i [c_i CE_i + mu_i (T_i / eps - 1)] + lambda (||W - W0||^2 + ||b - b0||^2)</c>, the violation relative to the
+/// one multiplier per row and grid point. The minimised objective is
+/// <c>(1/N) sum_i [c_i CE_i + mu_i P_i] + lambda (||W - W0||^2 + ||b - b0||^2)</c> with the penalty <c>P_i = CE_i</c>
+/// (<see cref="TraceGradient.Loss"/>, the library's form: the trace's own gradient vanishes on a confidently wrong row) or
+/// <c>P_i = T_i / eps - 1</c> (the trace, <see cref="TraceGradient.Full"/>), the violation relative to the
 /// bound (the scale-free unit, <see cref="ViolationScale.RelativeToBound"/>), <c>c_i = N / (K N_{y_i})</c>; after each step
 /// <c>mu_i &lt;- clip(mu_i + eta (T_i / eps - 1), 0, MaxDual)</c>. <c>phi = ||e_y - p||^2</c> for the empirical trace (large
 /// for rows the head gets wrong), <c>1 - ||p||^2</c> for the paper's (large for rows it is unsure of). The bound of each
@@ -25,6 +27,7 @@ internal sealed class FlatDebiasLastLayerObjective : IHeadObjective, IDisposable
     private readonly Tensor _b0;
     private readonly double _maxDual;
     private readonly TraceEstimator _estimator;
+    private readonly bool _lossPenalty;
     private readonly int _classCount;
 
     /// <param name="features">The rows' features <c>[N, D]</c>.</param>
@@ -37,8 +40,11 @@ internal sealed class FlatDebiasLastLayerObjective : IHeadObjective, IDisposable
     /// <param name="pulls">Each grid point's pull towards the fitted head.</param>
     /// <param name="maxDual">The multipliers' cap.</param>
     /// <param name="estimator">Exact (the paper's) or Empirical.</param>
+    /// <param name="penalty"><see cref="TraceGradient.Loss"/>: a row's penalty is <c>mu_i CE_i</c>;
+    /// <see cref="TraceGradient.Full"/>: <c>mu_i (T_i / eps - 1)</c>, the trace itself.</param>
     public FlatDebiasLastLayerObjective(Tensor features, IReadOnlyList<int> labels, int classCount, Tensor w0, Tensor b0,
-        IReadOnlyList<double> bounds, IReadOnlyList<double> dualSteps, IReadOnlyList<double> pulls, double maxDual, TraceEstimator estimator)
+        IReadOnlyList<double> bounds, IReadOnlyList<double> dualSteps, IReadOnlyList<double> pulls, double maxDual, TraceEstimator estimator,
+        TraceGradient penalty = TraceGradient.Loss)
     {
         int n = labels.Count;
         var classRows = new int[classCount];
@@ -54,6 +60,7 @@ internal sealed class FlatDebiasLastLayerObjective : IHeadObjective, IDisposable
         _b0 = b0.detach().clone();
         _maxDual = maxDual;
         _estimator = estimator;
+        _lossPenalty = penalty == TraceGradient.Loss;
         _classCount = classCount;
         Multipliers = zeros(bounds.Count, n);
     }
@@ -81,9 +88,9 @@ internal sealed class FlatDebiasLastLayerObjective : IHeadObjective, IDisposable
     public Tensor Loss(Tensor logits, Tensor weights, Tensor biases)
     {
         var crossEntropy = AfrObjective.RowCrossEntropy(logits, _labels); // [G, N]
-        var violation = Traces(logits) / _bounds - 1.0;
-        var perRow = crossEntropy * _classWeights.unsqueeze(0) + Multipliers * violation;
         var pull = (weights - _w0).square().sum([1, 2]) + (biases - _b0).square().sum(1);
+        var penalty = _lossPenalty ? crossEntropy : Traces(logits) / _bounds - 1.0;
+        var perRow = crossEntropy * _classWeights.unsqueeze(0) + Multipliers * penalty;
         return (perRow.mean([1]) + _pulls * pull).sum();
     }
 

@@ -14,9 +14,10 @@ namespace MLNet.FlatDebias.Trainers.LastLayer;
 /// <remarks>
 /// <para><b>Algorithm</b>: the bound of each grid point is the <c>q</c>-quantile of the fitted head's traces of the rows,
 /// so that the share <c>1 - q</c> of the rows starts in violation; every grid point's head starts at the fitted head and
-/// takes full-batch SGD steps (as <see cref="AfrTrainer"/>: <see cref="LastLayerSearchOptions"/>) on the Lagrangian
-/// <c>(1/N) sum_i [c_i CE_i + mu_i (T_i / eps - 1)]</c> (<c>c_i</c> balances the classes), and after each step each row's
-/// multiplier grows by <c>eta (T_i / eps - 1)</c>, clipped to [0, <see cref="Options.MaxDual"/>]. With the empirical trace
+/// takes full-batch SGD steps (as <see cref="AfrTrainer"/>: <see cref="LastLayerSearchOptions"/>) on
+/// <c>(1/N) sum_i [c_i CE_i + mu_i P_i]</c> (<c>c_i</c> balances the classes; the penalty <c>P_i</c> is the row's
+/// cross-entropy by default, or its relative violation <c>T_i / eps - 1</c>: <see cref="Options.Penalty"/>), and after each
+/// step each row's multiplier grows by <c>eta (T_i / eps - 1)</c>, clipped to [0, <see cref="Options.MaxDual"/>]. With the empirical trace
 /// (<c>phi = ||e_y - p||^2</c>, the default) a row the head gets wrong violates until the head fits it, and its multiplier
 /// stops growing once it does: an adaptive form of the fixed up-weighting of AFR and JTT. With the paper's exact trace
 /// (<c>phi = 1 - ||p||^2</c>, <see cref="TraceEstimator.Exact"/>) the constraint asks for confident predictions, right or
@@ -51,6 +52,13 @@ public sealed class FlatDebiasLastLayerTrainer : LastLayerSearchTrainer<FlatDebi
         /// the head gets wrong) or <see cref="TraceEstimator.Exact"/> (the paper's definition). Sampled is not offered: the
         /// exact value costs nothing on a linear head.</summary>
         public TraceEstimator Estimator { get; set; } = TraceEstimator.Empirical;
+
+        /// <summary>What a constrained row's multiplier weighs: <see cref="TraceGradient.Loss"/> (default, as the library's
+        /// FlatDebias: its cross-entropy, whose gradient keeps pulling a confidently wrong row, while the trace decides the
+        /// multiplier) or <see cref="TraceGradient.Full"/> (the trace itself, the paper's Lagrangian; its gradient vanishes on
+        /// a confidently wrong row). On a frozen head <see cref="TraceGradient.ProbabilitiesOnly"/> is the same as Full and
+        /// is not offered.</summary>
+        public TraceGradient Penalty { get; set; } = TraceGradient.Loss;
     }
 
     private protected override void ValidateMethodOptions()
@@ -61,6 +69,7 @@ public sealed class FlatDebiasLastLayerTrainer : LastLayerSearchTrainer<FlatDebi
         Require(o.MaxDual > 0 && double.IsFinite(o.MaxDual), nameof(o.MaxDual), o.MaxDual, "must be > 0 and finite");
         Require(o.PullStrength >= 0 && double.IsFinite(o.PullStrength), nameof(o.PullStrength), o.PullStrength, "must be >= 0 and finite");
         Require(o.Estimator is TraceEstimator.Empirical or TraceEstimator.Exact, nameof(o.Estimator), o.Estimator, "must be Empirical or Exact");
+        Require(o.Penalty is TraceGradient.Loss or TraceGradient.Full, nameof(o.Penalty), o.Penalty, "must be Loss or Full");
     }
 
     private protected override SearchGrid CreateGrid(FrozenModelRows rows, Tensor features, Tensor w0, Tensor b0)
@@ -81,7 +90,7 @@ public sealed class FlatDebiasLastLayerTrainer : LastLayerSearchTrainer<FlatDebi
             }
         }
         var objective = new FlatDebiasLastLayerObjective(features, rows.Labels, rows.ClassCount, w0, b0, bounds, steps,
-            Enumerable.Repeat(o.PullStrength, bounds.Count).ToArray(), o.MaxDual, o.Estimator);
+            Enumerable.Repeat(o.PullStrength, bounds.Count).ToArray(), o.MaxDual, o.Estimator, o.Penalty);
         return new SearchGrid(objective, values);
     }
 

@@ -154,7 +154,7 @@ internal sealed class HeadValidation : IDisposable
         _features = rows.FeatureTensor();
         _labels = tensor(rows.Labels.Select(l => (long)l).ToArray());
         _membership = tensor(membership, [rows.Count, present.Length]);
-        _counts = _membership.sum(0);
+        _counts = _membership.sum([0]); // a dimension array: a literal 0 would convert to a ScalarType and sum everything
         Units = present.Length;
     }
 

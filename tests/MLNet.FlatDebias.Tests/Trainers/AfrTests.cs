@@ -160,6 +160,28 @@ public sealed class AfrTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_validation_score_of_a_head_is_EvaluateGroups_worst_group_and_worst_class_on_hundreds_of_rows()
+    {
+        // 4 x 100 validation rows: more than 255, where a count summed into a byte (a literal 0 taken for a ScalarType)
+        // once gave accuracies above 1; the score must be the evaluator's, with and without groups.
+        using var erm = ml.MulticlassClassification.Trainers.Erm(SmallErm(epochs: 6, width: 8)).Fit(BiasedShapes.ToDataView(ml, BiasedShapes.Rows(400, 0.5, 251)));
+        var validation = BiasedShapes.ToDataView(ml, BiasedShapes.Groups(100, 252));
+        var evaluated = ml.MulticlassClassification.EvaluateGroups(erm.Transform(validation));
+        var w = erm.Network.Head.weight.detach().unsqueeze(0);
+        var b = erm.Network.Head.bias!.detach().unsqueeze(0);
+        using (var byGroups = new HeadValidation(FrozenModelRows.Read(erm, validation, "test", "validation", "Label", "Features", "Group", 64)))
+        {
+            Assert.True(byGroups.ByGroups);
+            Assert.Equal(evaluated.WorstGroupAccuracy, byGroups.Score(w, b)[0], 1e-6); // a float32 ratio of counts below 400
+        }
+        using var byClasses = new HeadValidation(FrozenModelRows.Read(erm, validation, "test", "validation", "Label", "Features", null, 64));
+        Assert.False(byClasses.ByGroups);
+        Assert.Equal(evaluated.WorstClassAccuracy, byClasses.Score(w, b)[0], 1e-6);
+        output.WriteLine($"worst group {evaluated.WorstGroupAccuracy:F4}, worst class {evaluated.WorstClassAccuracy:F4}");
+        Assert.True(evaluated.WorstGroupAccuracy > 0.3, "a model right on a fair share of every group, or the comparison shows little");
+    }
+
+    [Fact]
     public void Afr_raises_the_test_worst_group_accuracy_of_an_ERM_model_without_training_group_labels()
     {
         // 99 % of the training rows' colours agree with the orientation: ERM learns the colour. AFR re-fits its head on

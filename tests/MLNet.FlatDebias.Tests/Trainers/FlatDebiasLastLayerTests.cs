@@ -53,7 +53,8 @@ public sealed class FlatDebiasLastLayerTests(ITestOutputHelper output)
         var w0 = tensor(new float[] { 0.5f, -0.5f, -0.5f, 0.5f }, [2, 2]);
         var b0 = tensor(new float[] { 0.1f, -0.1f });
         double[] bounds = [0.5, 2.0], steps = [0.3, 3.0], pulls = [0.2, 0.0];
-        using var objective = new FlatDebiasLastLayerObjective(features, labels, 2, w0, b0, bounds, steps, pulls, maxDual: 1.0, TraceEstimator.Empirical);
+        using var objective = new FlatDebiasLastLayerObjective(features, labels, 2, w0, b0, bounds, steps, pulls, maxDual: 1.0, TraceEstimator.Empirical, TraceGradient.Full);
+        using var lossPenalty = new FlatDebiasLastLayerObjective(features, labels, 2, w0, b0, bounds, steps, pulls, maxDual: 1.0, TraceEstimator.Empirical, TraceGradient.Loss);
         var w = stack([w0 + 0.1f, w0]);
         var b = stack([b0, b0 - 0.2f]);
         var logits = FullBatchHeadSearch.Logits(features, w, b);
@@ -79,7 +80,9 @@ public sealed class FlatDebiasLastLayerTests(ITestOutputHelper output)
         Assert.Equal(expected, objective.Loss(logits, w, b).item<float>(), 1e-5); // float32 arithmetic: 1e-5 absolute on values near 1
 
         objective.AfterStep(logits);
+        lossPenalty.AfterStep(logits);
         var mu = objective.Multipliers.to(ScalarType.Float64).data<double>().ToArray();
+        Assert.Equal(mu, lossPenalty.Multipliers.to(ScalarType.Float64).data<double>().ToArray()); // the traces drive both
         for (int g = 0; g < 2; g++)
             for (int i = 0; i < 3; i++)
             {
@@ -90,11 +93,17 @@ public sealed class FlatDebiasLastLayerTests(ITestOutputHelper output)
         Assert.Contains(mu, m => m == 0.0);   // and a row within its bound keeps 0
         Assert.Contains(mu, m => m > 0 && m < 1);
 
-        // With multipliers, the loss adds (1/N) sum mu_i (T_i / eps - 1).
-        double withDual = expected;
+        // With multipliers, the trace penalty adds (1/N) sum mu_i (T_i / eps - 1); the loss penalty (1/N) sum mu_i CE_i.
+        double withDual = expected, withLoss = expected;
         for (int g = 0; g < 2; g++)
-            for (int i = 0; i < 3; i++) withDual += mu[g * 3 + i] * (Trace(g, i, P(g, i)) / bounds[g] - 1) / 3;
+            for (int i = 0; i < 3; i++)
+            {
+                withDual += mu[g * 3 + i] * (Trace(g, i, P(g, i)) / bounds[g] - 1) / 3;
+                withLoss += mu[g * 3 + i] * -Math.Log(P(g, i)[labels[i]]) / 3;
+            }
         Assert.Equal(withDual, objective.Loss(logits, w, b).item<float>(), 1e-5);
+        Assert.Equal(withLoss, lossPenalty.Loss(logits, w, b).item<float>(), 1e-5);
+        Assert.NotEqual(withDual, withLoss, 1e-3);
     }
 
     [Fact]
@@ -166,6 +175,7 @@ public sealed class FlatDebiasLastLayerTests(ITestOutputHelper output)
         Fails(o => o.MaxDual = double.PositiveInfinity, "MaxDual");
         Fails(o => o.PullStrength = -1, "PullStrength");
         Fails(o => o.Estimator = TraceEstimator.Sampled, "Estimator", "Empirical or Exact");
+        Fails(o => o.Penalty = TraceGradient.ProbabilitiesOnly, "Penalty", "Loss or Full");
         Fails(o => o.ValidationSet = null, "ValidationSet");
     }
 }
