@@ -1,4 +1,3 @@
-using MLNet.FlatDebias.Common;
 using static TorchSharp.torch;
 
 namespace MLNet.FlatDebias.Trainers.LastLayer;

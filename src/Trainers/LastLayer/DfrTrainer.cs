@@ -204,19 +204,8 @@ public sealed class DfrTrainer : IEstimator<ClassifierNetworkTransformer>
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         ValidateOptions();
-        var label = SchemaGuard.RequireColumn(inputSchema, "label", TrainerOptions.LabelColumnName);
-        if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar)
-            throw SchemaGuard.Mismatch("label", label.Name, "Key (e.g. from MapValueToKey)", Describe(label));
-        var features = SchemaGuard.RequireColumn(inputSchema, "feature", TrainerOptions.FeatureColumnName);
-        if (features.Kind != SchemaShape.Column.VectorKind.Vector || features.ItemType != NumberDataViewType.Single)
-            throw SchemaGuard.Mismatch("feature", features.Name, "known-size vector of Single", Describe(features));
         SchemaGuard.RequireColumn(inputSchema, GroupColumnReader.Role, TrainerOptions.GroupColumnName);
-
-        // As NetworkTrainerBase: ML.NET's own estimators derive the output columns' shapes.
-        var shapes = new MLContext();
-        var withOutputs = shapes.Transforms.CopyColumns("PredictedLabel", label.Name)
-            .Append(shapes.Transforms.Concatenate("Score", features.Name));
-        return withOutputs.GetOutputSchema(inputSchema);
+        return LastLayerSchema.Output(inputSchema, TrainerOptions.LabelColumnName, TrainerOptions.FeatureColumnName);
     }
 
     private void ValidateOptions()
@@ -259,11 +248,4 @@ public sealed class DfrTrainer : IEstimator<ClassifierNetworkTransformer>
                 $"({part.Length} of the {groups.Length} held-out rows with TuningFraction {TrainerOptions.TuningFraction.ToString(CultureInfo.InvariantCulture)}); " +
                 "every group needs rows in both tuning parts: give more held-out rows of that group, or change TuningFraction or Seed, or give one InverseRegularizationValues value (no tuning).");
     }
-
-    private static string Describe(SchemaShape.Column column) => column.Kind switch
-    {
-        SchemaShape.Column.VectorKind.Scalar => column.IsKey ? $"Key<{column.ItemType.RawType.Name}>" : column.ItemType.RawType.Name,
-        SchemaShape.Column.VectorKind.Vector => $"Vector<{column.ItemType.RawType.Name}>",
-        _ => $"Vector<{column.ItemType.RawType.Name}> (variable size)",
-    };
 }

@@ -203,19 +203,9 @@ public sealed class DpeTrainer : IEstimator<ClassifierNetworkTransformer>
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         ValidateOptions();
-        var label = SchemaGuard.RequireColumn(inputSchema, "label", TrainerOptions.LabelColumnName);
-        if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar)
-            throw SchemaGuard.Mismatch("label", label.Name, "Key (e.g. from MapValueToKey)", Describe(label));
-        var features = SchemaGuard.RequireColumn(inputSchema, "feature", TrainerOptions.FeatureColumnName);
-        if (features.Kind != SchemaShape.Column.VectorKind.Vector || features.ItemType != NumberDataViewType.Single)
-            throw SchemaGuard.Mismatch("feature", features.Name, "known-size vector of Single", Describe(features));
         if (!string.IsNullOrEmpty(TrainerOptions.GroupColumnName))
             SchemaGuard.RequireColumn(inputSchema, GroupColumnReader.Role, TrainerOptions.GroupColumnName);
-
-        var shapes = new MLContext();
-        var withOutputs = shapes.Transforms.CopyColumns("PredictedLabel", label.Name)
-            .Append(shapes.Transforms.Concatenate("Score", features.Name));
-        return withOutputs.GetOutputSchema(inputSchema);
+        return LastLayerSchema.Output(inputSchema, TrainerOptions.LabelColumnName, TrainerOptions.FeatureColumnName);
     }
 
     /// <summary>The inter-prototype similarity of one member's raw prototypes <paramref name="prototypes"/> <c>[K, D]</c>
@@ -399,11 +389,4 @@ public sealed class DpeTrainer : IEstimator<ClassifierNetworkTransformer>
     {
         if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} {rule}; got {Convert.ToString(value, CultureInfo.InvariantCulture)}.");
     }
-
-    private static string Describe(SchemaShape.Column column) => column.Kind switch
-    {
-        SchemaShape.Column.VectorKind.Scalar => column.IsKey ? $"Key<{column.ItemType.RawType.Name}>" : column.ItemType.RawType.Name,
-        SchemaShape.Column.VectorKind.Vector => $"Vector<{column.ItemType.RawType.Name}>",
-        _ => $"Vector<{column.ItemType.RawType.Name}> (variable size)",
-    };
 }

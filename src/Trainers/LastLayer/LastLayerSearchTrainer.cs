@@ -117,16 +117,7 @@ public abstract class LastLayerSearchTrainer<TOptions> : IEstimator<ClassifierNe
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         ValidateOptions();
-        var label = SchemaGuard.RequireColumn(inputSchema, "label", TrainerOptions.LabelColumnName);
-        if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar)
-            throw SchemaGuard.Mismatch("label", label.Name, "Key (e.g. from MapValueToKey)", label.ItemType.RawType.Name);
-        var features = SchemaGuard.RequireColumn(inputSchema, "feature", TrainerOptions.FeatureColumnName);
-        if (features.Kind != SchemaShape.Column.VectorKind.Vector || features.ItemType != NumberDataViewType.Single)
-            throw SchemaGuard.Mismatch("feature", features.Name, "known-size vector of Single", features.ItemType.RawType.Name);
-        var shapes = new MLContext();
-        var withOutputs = shapes.Transforms.CopyColumns("PredictedLabel", label.Name)
-            .Append(shapes.Transforms.Concatenate("Score", features.Name));
-        return withOutputs.GetOutputSchema(inputSchema);
+        return LastLayerSchema.Output(inputSchema, TrainerOptions.LabelColumnName, TrainerOptions.FeatureColumnName);
     }
 
     /// <summary>The method's grid over <paramref name="rows"/> (features <c>[N, D]</c>, the fitted head <c>w0</c>, <c>b0</c>).</summary>

@@ -117,12 +117,14 @@ public sealed class DpeTests(ITestOutputHelper output)
         expected = Math.Abs(expected / 2 / (3 - 1)); // class 0: (0.5 - 2 - 6) + (-1 + 0 + 2) = -6.5; class 1: (0.75 + 0.125 - 0.25) + (1.5 - 1 - 1) = 0.125
         var actual = DpeTrainer.Diversity(torch.tensor(p), torch.tensor(earlier)).item<double>();
         output.WriteLine($"diversity: test {expected:R}, library {actual:R}");
-        Assert.Equal(-6.5 + 0.625 - 0.5, -expected * 2 * 2 * 3, 12); // the sum is negative: the absolute value matters
-        Assert.Equal(expected, actual, 14);
+        // float64 sums of a dozen products of values near 1: the routes differ by summation order only (1e-16 relative);
+        // 1e-13 absolute leaves room for any CPU and catches any wrong factor or pair.
+        Assert.Equal(-6.5 + 0.625 - 0.5, -expected * 2 * 2 * 3, 1e-13); // the sum is negative: the absolute value matters
+        Assert.Equal(expected, actual, 1e-13);
 
         // One earlier member: the same formula with M + 1 = 2.
         var one = DpeTrainer.Diversity(torch.tensor(p), torch.tensor(earlier).narrow(0, 0, 1)).item<double>();
-        Assert.Equal(Math.Abs(((0.5 - 2 - 6) + (0.75 + 0.125 - 0.25)) / 2 / 2 / 2), one, 14);
+        Assert.Equal(Math.Abs(((0.5 - 2 - 6) + (0.75 + 0.125 - 0.25)) / 2 / 2 / 2), one, 1e-13);
     }
 
     [Fact]
@@ -153,7 +155,8 @@ public sealed class DpeTests(ITestOutputHelper output)
             $"DPE {dpeGroups.WorstGroupAccuracy:F3} should beat ERM {ermGroups.WorstGroupAccuracy:F3} clearly");
 
         // The report's ensemble score is the saved model's own held-out worst-group accuracy.
-        Assert.Equal(ml.MulticlassClassification.EvaluateGroups(dpe.Transform(heldOut)).WorstGroupAccuracy, report.EnsembleWorstAccuracy, 12);
+        // Ratios of the same row counts: equal up to the division's rounding (1e-16); 1e-12 absolute on a value in [0, 1].
+        Assert.Equal(ml.MulticlassClassification.EvaluateGroups(dpe.Transform(heldOut)).WorstGroupAccuracy, report.EnsembleWorstAccuracy, 1e-12);
 
         // Each member's reported score is its stored prototypes' held-out worst-group accuracy, recomputed in double: the
         // stored prototypes are the chosen epoch's.
@@ -173,7 +176,7 @@ public sealed class DpeTests(ITestOutputHelper output)
                 if ((cos[1] > cos[0] ? 1 : 0) == labels[i]) correct[groups[i]]++;
             }
             double worst = Enumerable.Range(0, 4).Min(g => (double)correct[g] / count[g]);
-            Assert.Equal(worst, report.Members[m].HeldOutWorstAccuracy, 12);
+            Assert.Equal(worst, report.Members[m].HeldOutWorstAccuracy, 1e-12); // ratios of counts, as above
         }
     }
 
