@@ -1,4 +1,4 @@
-using System.Globalization;
+using MLNet.FlatDebias.Search;
 
 namespace MLNet.FlatDebias.Examples.FairBenchmark;
 
@@ -12,22 +12,22 @@ internal sealed class BenchmarkPlan(IReadOnlyList<string> methods, IReadOnlyDict
 
     public IReadOnlyList<int> Seeds => seeds;
 
+    /// <summary>The search spaces by method.</summary>
+    public IReadOnlyDictionary<string, SearchSpace> Spaces => spaces;
+
     /// <summary>The values of a draw (empty for draw 0: every option at the library's default).</summary>
-    public IReadOnlyDictionary<string, double> Values(string method, int draw)
-        => draw == 0 ? new Dictionary<string, double>() : spaces[method].Sample(draw);
+    public IReadOnlyDictionary<string, double> Values(string method, int draw) => spaces[method].Sample(draw);
 
-    /// <summary>A draw's values as text, e.g. <c>lr=0.00123;wd=1.2e-05</c> (<c>defaults</c> for draw 0).</summary>
-    public static string Describe(IReadOnlyDictionary<string, double> values)
-        => values.Count == 0 ? "defaults" : string.Join(";", values.Select(v => $"{v.Key}={v.Value.ToString("G3", CultureInfo.InvariantCulture)}"));
+    /// <summary>A draw's values as text (<see cref="SearchSpace.Describe"/>).</summary>
+    public static string Describe(IReadOnlyDictionary<string, double> values) => SearchSpace.Describe(values);
 
-    /// <summary>The draw with the best validation score by the runs' regime (seed 0 runs); the lowest draw on a tie, and a
-    /// draw whose score is missing (NaN) never wins over one that has a score.</summary>
-    public static int Choose(IReadOnlyList<BenchmarkRun> draws)
-        => draws.OrderByDescending(r => double.IsNaN(r.SelectionScore) ? double.NegativeInfinity : r.SelectionScore).ThenBy(r => r.Draw).First().Draw;
+    /// <summary>The draw the library's rule chooses (<see cref="SearchRule.ChooseDraw"/>): the best validation score by the
+    /// runs' regime (seed 0 runs), the lowest draw on a tie; a missing score (NaN) never wins over a score.</summary>
+    public static int Choose(IReadOnlyList<SearchTrial> draws) => SearchRule.ChooseDraw(draws);
 
     /// <summary>Per method, the protocol's default (<see cref="RecommendWithReasons"/>): the draw whose worst validation
     /// worst-group accuracy over <paramref name="choosingSets"/> is best.</summary>
-    public IReadOnlyDictionary<string, int> Recommend(IEnumerable<BenchmarkRun> runs, IReadOnlyList<string> choosingSets)
+    public IReadOnlyDictionary<string, int> Recommend(IEnumerable<SearchTrial> runs, IReadOnlyList<string> choosingSets)
         => RecommendWithReasons(runs, choosingSets).ToDictionary(kv => kv.Key, kv => kv.Value.Draw);
 
     /// <summary>Per method, the protocol's default by the robust rule: for each draw with a seed-0 run (groups regime) on every
@@ -35,22 +35,22 @@ internal sealed class BenchmarkPlan(IReadOnlyList<string> methods, IReadOnlyDict
     /// wins, ties broken by the mean over the choosing sets, then by the lowest draw (a missing score counts as 0). So a
     /// default must hold up on every choosing set, not win on one and fail on another. Also says on which choosing sets the
     /// method's draws scored differently at all: a set where every draw scores the same cannot choose.</summary>
-    public IReadOnlyDictionary<string, DefaultsChoice> RecommendWithReasons(IEnumerable<BenchmarkRun> runs, IReadOnlyList<string> choosingSets)
+    public IReadOnlyDictionary<string, DefaultsChoice> RecommendWithReasons(IEnumerable<SearchTrial> runs, IReadOnlyList<string> choosingSets)
     {
-        var seedZero = runs.Where(r => r.Seed == 0 && r.Regime == SelectionRegime.Groups && choosingSets.Contains(r.Set) && r.Draw < draws).ToList();
+        var seedZero = runs.Where(r => r.Seed == 0 && r.Regime == SelectionRegime.Groups && choosingSets.Contains(r.SearchName) && r.Draw < draws).ToList();
         return methods.ToDictionary(m => m, m =>
         {
-            static double Score(BenchmarkRun r) => double.IsNaN(r.ValidationWorstGroup) ? 0 : r.ValidationWorstGroup;
+            static double Score(SearchTrial r) => double.IsNaN(r.ValidationWorstGroup) ? 0 : r.ValidationWorstGroup;
             var mine = seedZero.Where(r => r.Method == m).ToList();
             var byDraw = mine.GroupBy(r => r.Draw)
-                .Where(g => g.Select(r => r.Set).Distinct().Count() == choosingSets.Count)
+                .Where(g => g.Select(r => r.SearchName).Distinct().Count() == choosingSets.Count)
                 .Select(g =>
                 {
-                    var worst = g.OrderBy(Score).ThenBy(r => choosingSets.ToList().IndexOf(r.Set)).First();
-                    return new DefaultsChoice(g.Key, worst.Set, Score(worst), g.Average(Score), []);
+                    var worst = g.OrderBy(Score).ThenBy(r => choosingSets.ToList().IndexOf(r.SearchName)).First();
+                    return new DefaultsChoice(g.Key, worst.SearchName, Score(worst), g.Average(Score), []);
                 })
                 .OrderByDescending(d => d.WorstScore).ThenByDescending(d => d.MeanScore).ThenBy(d => d.Draw).ToList();
-            var informative = choosingSets.Where(set => mine.Where(r => r.Set == set).Select(Score).Distinct().Count() > 1).ToList();
+            var informative = choosingSets.Where(set => mine.Where(r => r.SearchName == set).Select(Score).Distinct().Count() > 1).ToList();
             return byDraw.Count == 0 ? new DefaultsChoice(0, "", double.NaN, double.NaN, informative) : byDraw[0] with { InformativeSets = informative };
         });
     }

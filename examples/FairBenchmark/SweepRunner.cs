@@ -3,6 +3,8 @@ using Microsoft.ML;
 using MLNet.FlatDebias.Trainers;
 using MLNet.FlatDebias.Datasets.Mnist;
 
+using MLNet.FlatDebias.Search;
+
 namespace MLNet.FlatDebias.Examples.FairBenchmark;
 
 /// <summary>The benchmark's sets, built when a run first needs one (a process that only skips finished runs reads no
@@ -26,7 +28,7 @@ internal sealed class BenchmarkSets(StudyScale scale, string? mnistFolder, strin
 }
 
 /// <summary>Trains planned runs whose results are not there yet, one after another, and saves each result.</summary>
-internal sealed class SweepRunner(BenchmarkSweep sweep, BenchmarkPlan plan, ResultStore store, BenchmarkSets sets, TrainingDevice device, TextWriter output)
+internal sealed class SweepRunner(BenchmarkSweep sweep, BenchmarkPlan plan, SearchTrialStore store, BenchmarkSets sets, TrainingDevice device, TextWriter output)
 {
     /// <summary>Runs <paramref name="runs"/> in order: a finished training is skipped, a training that an earlier run index
     /// also is (e.g. a chosen draw that is the defaults) is left to that index.</summary>
@@ -36,11 +38,11 @@ internal sealed class SweepRunner(BenchmarkSweep sweep, BenchmarkPlan plan, Resu
         int blocked = 0;
         // Which training a stage-seeds run is depends only on the finished draws: read every result once, and again only
         // when a run cannot be resolved from what was read (another process may have finished a draw since).
-        IReadOnlyDictionary<RunKey, BenchmarkRun>? results = null;
+        IReadOnlyDictionary<SearchTrialKey, SearchTrial>? results = null;
         foreach (var run in runs)
         {
             if (run.Stage == BenchmarkStage.Seeds) results ??= store.All();
-            var key = sweep.Resolve(run, results ?? new Dictionary<RunKey, BenchmarkRun>(), out var reason);
+            var key = sweep.Resolve(run, results ?? new Dictionary<SearchTrialKey, SearchTrial>(), out var reason);
             if (key is null && results is not null)
             {
                 results = store.All();
@@ -62,7 +64,7 @@ internal sealed class SweepRunner(BenchmarkSweep sweep, BenchmarkPlan plan, Resu
                 output.WriteLine($"{run}: the same training as {owner}, which trains it");
                 continue;
             }
-            var result = FairBenchmarkProgram.Train(sets.Get(k.Set), plan, k, device);
+            var result = FairBenchmarkProgram.Train(sets.Get(k.SearchName), plan, k, device);
             store.Save(result);
             output.WriteLine(result.ToString());
         }

@@ -22,17 +22,27 @@ namespace MLNet.FlatDebias.Examples.Waterbirds;
 /// </summary>
 internal static class FrozenBackboneExperiment
 {
-    public static WaterbirdsResults Execute(WaterbirdsSettings settings, TrainingConsole console)
+    /// <summary>The frozen backbone's features of the three splits, extracted once (feature files) and cached in memory.</summary>
+    internal sealed record Features(string Folder, IDataView[] Raw, ImageNetPreprocessingTransformer Preprocessing, FeatureBackbone Backbone,
+        PretrainedFeaturesTransformer Featurizer, IDataView Train, IDataView Validation, IDataView Test, DatasetSummary Data,
+        IReadOnlyList<SplitFeatures> Splits, double DatasetSeconds, double ExtractionSeconds) : IDisposable
     {
-        var clock = Stopwatch.StartNew();
+        /// <summary>Image paths to features: the preprocessing and the frozen backbone.</summary>
+        public ITransformer ImagesToFeatures => new TransformerChain<ITransformer>(Preprocessing, Featurizer);
+
+        public void Dispose() => Backbone.Dispose();
+    }
+
+    /// <summary>Builds (or finds) the dataset and extracts its features, printing what it does.</summary>
+    internal static Features Extract(WaterbirdsSettings settings, TrainingConsole console, MLContext mlContext, Stopwatch clock)
+    {
         Directory.CreateDirectory(settings.OutputFolder);
-        var mlContext = new MLContext(settings.Seed);
         var folder = settings.DataFolder ?? WaterbirdsExample.BuildMnistSet(settings, console);
         double datasetSeconds = clock.Elapsed.TotalSeconds;
         var raw = new[] { WaterbirdsSplit.Train, WaterbirdsSplit.Validation, WaterbirdsSplit.Test }
             .Select(split => mlContext.Data.LoadWaterbirds(folder, split)).ToArray();
         var preprocessing = mlContext.Transforms.ImageNetPreprocessing(resize: settings.ResizeSize, crop: settings.ImageSize).Fit(raw[0]);
-        using var backbone = settings.PretrainedWeights is null
+        var backbone = settings.PretrainedWeights is null
             ? FeatureBackbone.ImageNetResNet18(inputShape: preprocessing.OutputShape)
             : FeatureBackbone.FromPretrainedWeights(settings.Backbone, settings.PretrainedWeights, preprocessing.OutputShape);
         var featurizer = mlContext.Transforms.PretrainedFeatures(backbone).Fit(preprocessing.Transform(raw[0]));
@@ -65,9 +75,19 @@ internal static class FrozenBackboneExperiment
             splits.Add(new SplitFeatures(names[i], count, result.Path, result.Reused, result.Reason, result.Seconds));
             features[i] = mlContext.Data.Cache(result.Data);
         }
-        double extractionSeconds = extractionClock.Elapsed.TotalSeconds;
         console.Line();
-        var (train, validation, test) = (features[0], features[1], features[2]);
+        return new Features(folder, raw, preprocessing, backbone, featurizer, features[0], features[1], features[2], data, splits, datasetSeconds,
+            extractionClock.Elapsed.TotalSeconds);
+    }
+
+    public static WaterbirdsResults Execute(WaterbirdsSettings settings, TrainingConsole console)
+    {
+        var clock = Stopwatch.StartNew();
+        var mlContext = new MLContext(settings.Seed);
+        using var extracted = Extract(settings, console, mlContext, clock);
+        var (folder, raw, preprocessing, featurizer, data, splits) = (extracted.Folder, extracted.Raw, extracted.Preprocessing, extracted.Featurizer, extracted.Data, extracted.Splits);
+        var (datasetSeconds, extractionSeconds) = (extracted.DatasetSeconds, extracted.ExtractionSeconds);
+        var (train, validation, test) = (extracted.Train, extracted.Validation, extracted.Test);
         var groupWeights = mlContext.MulticlassClassification.ComputeGroupWeights(raw[0], WaterbirdsColumns.Group);
 
         // Flat feature vectors: no image shape; the backbone's weights are not the head's.

@@ -42,6 +42,7 @@ public static class WaterbirdsExample
         {
             var settings = command.Resolve(parsed);
             if (settings.FineTune) FineTuneExperiment.Execute(settings, new TrainingConsole(output));
+            else if (settings.Search) FrozenSearchExperiment.Execute(settings, new TrainingConsole(output)).Dispose();
             else Execute(settings, new TrainingConsole(output));
             return CommandLineHost.Success;
         });
@@ -122,7 +123,7 @@ public static class WaterbirdsExample
 
     /// <summary>The settings every method of a table shares. <paramref name="shape"/> is the image shape of a pixel column, or
     /// null for the frozen backbone's feature vectors, on which the backbone's weights and image augmentation do not apply.</summary>
-    internal static void ApplySettings(NetworkTrainerOptions options, WaterbirdsSettings settings, ImageShape? shape, IDataView validation)
+    internal static void ApplySettings(NetworkTrainerOptions options, WaterbirdsSettings settings, ImageShape? shape, IDataView? validation)
     {
         options.LabelColumnName = WaterbirdsColumns.Label;
         options.FeatureColumnName = "Features";

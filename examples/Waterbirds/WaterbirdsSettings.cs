@@ -67,6 +67,15 @@ public sealed record WaterbirdsSettings
     /// <summary>Whether <c>--quick</c> chose the defaults.</summary>
     public bool Quick { get; init; }
 
+    /// <summary>With <see cref="FrozenBackbone"/>: run the library's method search instead of the table (<c>--search</c>).</summary>
+    public bool Search { get; init; }
+
+    /// <summary>With <see cref="Search"/>: draws per method (<c>--draws</c>).</summary>
+    public int SearchDraws { get; init; }
+
+    /// <summary>With <see cref="Search"/>: a time budget that replaces <see cref="SearchDraws"/> (<c>--time-budget</c>), or null.</summary>
+    public TimeSpan? SearchTimeBudget { get; init; }
+
     /// <summary>Whether the networks are trained on the penultimate features of a frozen, pretrained backbone
     /// (<c>--frozen-backbone</c>) instead of on pixels.</summary>
     public bool FrozenBackbone { get; init; }
@@ -121,6 +130,8 @@ internal sealed class WaterbirdsCommand
     internal const double FrozenLearningRate = 1e-3;
     internal const OptimizerKind FrozenOptimizer = OptimizerKind.Adam;
     internal const int QuickFrozenScaleDivisor = 20;
+    // --search: draws per method (the library's default, as in the fair benchmark).
+    internal const int SearchDrawsDefault = 8;
     internal static readonly string DefaultFeatureCache = Path.Combine(
         Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "mlnet-flatdebias", "features");
 
@@ -168,6 +179,9 @@ internal sealed class WaterbirdsCommand
     public Option<bool> FineTune { get; } = new("--fine-tune") { Description = $"The paper's regime in miniature: the network starts from ImageNet weights (the built-in ResNet-18 of Microsoft.ML.DnnImageFeaturizer.ResNet18, or --network with --pretrained weights) and is fine-tuned end to end for ERM, GroupDRO, JTT, FlatDebias at its defaults and FlatDebias paper-exact (its bound searched over --quantiles), each at its best validation worst-group epoch; prints the table, the paper's traces of minority and majority rows (before, during and after fine-tuning, and after a first epoch from scratch) and the multipliers. Defaults {FineTuneImageSize} px, {FineTuneEpochs} epochs, batch {FineTuneBatchSize}, {FineTuneOptimizer} lr {FineTuneLearningRate:G} momentum 0.9, the MNIST-built set at --scale {FineTuneScaleDivisor}, {FineTuneTraceRowsPerGroup} trace rows per group. Every training is kept in --output/runs and reused by a later run with the same --output; an interrupted one resumes from its checkpoint." };
     public Option<NetworkKind?> Backbone { get; } = new("--backbone") { Description = $"With --frozen-backbone and --pretrained: the network the weights are for (ResNet18, ResNet34, ResNet50). Default: {FrozenPretrainedBackbone}." };
     public Option<string?> FeatureCache { get; } = new("--feature-cache") { Description = "With --frozen-backbone: the folder of feature files, reused by later runs while the dataset, preprocessing and backbone are the same (a stale file is detected and made again). Default: ~/.cache/mlnet-flatdebias/features." };
+    public Option<bool> Search { get; } = new("--search") { Description = $"With --frozen-backbone: instead of the table, the library's method search (MethodSearch): every method the data allows gets the same --draws from its search space (draw 0 = its defaults), each chosen on validation worst-group accuracy (half of the validation split; DFR and DPE fit on the other half); the best is trained again with seeds 1-3. Prints the leaderboard; writes report.md, the chart, leaderboard.csv and the chosen model (image paths in) to --output/search, and keeps every training in --output/search/runs (a stopped run resumes)." };
+    public Option<int?> Draws { get; } = new("--draws") { Description = $"With --search: draws per method, the same for every method (1 = each method's defaults once). Default: {SearchDrawsDefault} (1 with --quick)." };
+    public Option<double?> TimeBudget { get; } = new("--time-budget") { Description = "With --search: a time budget in minutes instead of --draws: every method's defaults train first, then as many draws per method as the rest of the budget allows at their measured cost (the result says how many)." };
     public Option<bool> Quick { get; } = new("--quick") { Description = "The smallest setting (about 20 seconds on 2 cores once built; for CI); explicit options still win." };
 
     public RootCommand Create()
@@ -177,7 +191,7 @@ internal sealed class WaterbirdsCommand
             "worst-group accuracy and evaluated on test; prints the paper's Table 1 and the per-group table and writes " +
             "results.json, the models (ML.NET zips) and charts (PNG) to --output. Without --data it builds a Waterbirds-format " +
             "set from MNIST (digits 0-4 vs 5-9 over land or water textures, 95 % correlated in training).");
-        foreach (var option in new Option[] { Data, Pretrained, Network, Width, ImageSize, Epochs, BatchSize, LearningRate, Optimizer, Momentum, WeightDecay, Augment, Quantiles, Seed, Device, Output, Scale, TraceRows, Frozen, FineTune, Backbone, FeatureCache, Quick })
+        foreach (var option in new Option[] { Data, Pretrained, Network, Width, ImageSize, Epochs, BatchSize, LearningRate, Optimizer, Momentum, WeightDecay, Augment, Quantiles, Seed, Device, Output, Scale, TraceRows, Frozen, FineTune, Search, Draws, TimeBudget, Backbone, FeatureCache, Quick })
             command.Options.Add(option);
         return command;
     }
@@ -214,6 +228,15 @@ internal sealed class WaterbirdsCommand
             throw new UsageException("--backbone needs --frozen-backbone and --pretrained (without them the built-in ImageNet ResNet-18 is the backbone).");
         if (backbone is not (NetworkKind.ResNet18 or NetworkKind.ResNet34 or NetworkKind.ResNet50))
             throw new UsageException($"--backbone must be ResNet18, ResNet34 or ResNet50; got {backbone}.");
+        bool search = result.GetValue(Search);
+        if (search && !frozen)
+            throw new UsageException("--search runs on the frozen backbone's features (minutes on a CPU): add --frozen-backbone. On pixels every method's draws take hours; the library's MethodSearch does it for a program that wants to.");
+        if (!search && (result.GetValue(Draws) is not null || result.GetValue(TimeBudget) is not null))
+            throw new UsageException("--draws and --time-budget belong to --search.");
+        if (result.GetValue(Draws) is not null && result.GetValue(TimeBudget) is not null)
+            throw new UsageException("--draws and --time-budget exclude each other: the time budget decides the draws.");
+        int draws = CommandLineHost.Check(result.GetValue(Draws) ?? (quick ? 1 : SearchDrawsDefault), "--draws", v => v >= 1, "must be >= 1");
+        double? budget = result.GetValue(TimeBudget) is double minutes ? CommandLineHost.Check(minutes, "--time-budget", v => v > 0 && double.IsFinite(v), "must be > 0 minutes") : null;
         var featureCache = result.GetValue(FeatureCache);
         if (featureCache is not null && string.IsNullOrWhiteSpace(featureCache)) throw new UsageException("--feature-cache must name a folder.");
         return new WaterbirdsSettings
@@ -242,6 +265,9 @@ internal sealed class WaterbirdsCommand
             TraceRowsPerGroup = CommandLineHost.Check(result.GetValue(TraceRows) ?? (fineTune ? (quick ? QuickFineTuneTraceRowsPerGroup : FineTuneTraceRowsPerGroup) : real ? RealTraceRowsPerGroup : DefaultTraceRowsPerGroup), "--trace-rows", v => v >= 1, "must be >= 1"),
             Quick = quick,
             FrozenBackbone = frozen,
+            Search = search,
+            SearchDraws = draws,
+            SearchTimeBudget = budget is double m ? TimeSpan.FromMinutes(m) : null,
             FineTune = fineTune,
             Backbone = backbone,
             FeatureCacheFolder = Path.GetFullPath(featureCache ?? DefaultFeatureCache),

@@ -1,5 +1,6 @@
 using System.Globalization;
 using MLNet.FlatDebias.Examples.FairBenchmark;
+using MLNet.FlatDebias.Search;
 using MLNet.FlatDebias.Tests.Infrastructure;
 
 namespace MLNet.FlatDebias.Tests.Examples;
@@ -102,23 +103,24 @@ public sealed class FairBenchmarkTests
     {
         // Draw 0 trains with the library's defaults: after they change, a resumed folder's draw-0 results must not pass for
         // the new defaults' results.
-        var flat = BenchmarkMethods.LibraryDefaults("flatdebias");
+        var flat = MethodDefaults.Describe(DebiasMethodNames.Parse("flatdebias"));
         Assert.Contains("TraceBoundQuantile=0.83;", flat);
         Assert.Contains("TopK=16;", flat);
         Assert.DoesNotContain(";LearningRate=", ";" + flat);   // the shared network settings are each set's
-        Assert.NotEqual(flat, BenchmarkMethods.LibraryDefaults("flatdebias-paper"));
-        Assert.Contains("InverseRegularizationValues=1,0.7,0.3,0.1,0.07,0.03,0.01;", BenchmarkMethods.LibraryDefaults("dfr"));
+        Assert.NotEqual(flat, MethodDefaults.Describe(DebiasMethodNames.Parse("flatdebias-paper")));
+        Assert.Contains("InverseRegularizationValues=1,0.7,0.3,0.1,0.07,0.03,0.01;", MethodDefaults.Describe(DebiasMethodNames.Parse("dfr")));
 
         using var folder = new TempFolder("fair-benchmark-defaults");
-        ResultStore.Open(folder.Path).CheckDefaults(["erm", "flatdebias"]);
-        var file = folder.Combine("runs", ResultStore.DefaultsFileName);
+        SearchTrialStore.Open(folder.Path).CheckDefaults(["erm", "flatdebias"]);
+        var file = folder.Combine("runs", SearchTrialStore.DefaultsFileName);
         Assert.Contains($"flatdebias\t{flat}", File.ReadAllLines(file));
-        ResultStore.Open(folder.Path).CheckDefaults(["flatdebias", "jtt"]);     // unchanged: passes, and adds jtt
+        SearchTrialStore.Open(folder.Path).CheckDefaults(["flatdebias", "jtt"]);     // unchanged: passes, and adds jtt
         Assert.Equal(["erm", "flatdebias", "jtt"], File.ReadAllLines(file).Where(l => !l.StartsWith('#')).Select(l => l.Split('\t')[0]));
         Assert.Empty(Directory.GetFiles(folder.Combine("runs"), ".*"));         // no temporary file left
 
         File.WriteAllLines(file, File.ReadAllLines(file).Select(l => l.StartsWith("flatdebias\t", StringComparison.Ordinal) ? l.Replace("TopK=16", "TopK=8") : l));
-        var e = Assert.Throws<InvalidOperationException>(() => ResultStore.Open(folder.Path).CheckDefaults(["erm", "flatdebias"]));
+        var e = Assert.Throws<InvalidOperationException>(() => SearchTrialStore.Open(folder.Path).CheckDefaults(["erm", "flatdebias"],
+            m => RowOverlap.Methods.Contains(m) ? $"and {RowOverlap.Folder(folder.Path)} (the row overlap trains its defaults)" : null));
         Assert.Contains("flatdebias: the results were trained with {", e.Message);
         Assert.Contains("TopK=8", e.Message);
         Assert.Contains("*.flatdebias.*.d0.*.csv", e.Message);
@@ -131,18 +133,18 @@ public sealed class FairBenchmarkTests
     public void A_result_folder_refuses_draws_trained_with_values_the_search_space_no_longer_gives()
     {
         // A changed search-space line (a new knob, another range) changes its draws; their old results must not be reused.
-        var space = new Dictionary<string, SearchSpace> { ["m"] = new("m", [("x", Distribution.Parse("uniform(0, 1)"))]) };
+        var space = new Dictionary<string, SearchSpace> { ["m"] = new("m", [("x", SearchDistribution.Parse("uniform(0, 1)"))]) };
         var plan = new BenchmarkPlan(["m"], space, draws: 3, seeds: [1]);
         using var folder = new TempFolder("fair-benchmark-values");
-        var store = ResultStore.Open(folder.Path);
-        BenchmarkRun Run(int draw, string values) => new("s", "m", SelectionRegime.Groups, draw, 0, values, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 1);
+        var store = SearchTrialStore.Open(folder.Path);
+        SearchTrial Run(int draw, string values) => new("s", "m", SelectionRegime.Groups, draw, 0, values, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 1);
         store.Save(Run(0, "defaults"));
         store.Save(Run(1, BenchmarkPlan.Describe(plan.Values("m", 1))));
-        store.Save(Run(2, BenchmarkPlan.Describe(plan.Values("m", 2)) + BenchmarkRun.FailedMarker + "a reason"));
-        store.CheckDrawValues(plan);                                             // as planned (a failed run too): passes
+        store.Save(Run(2, BenchmarkPlan.Describe(plan.Values("m", 2)) + SearchTrial.FailedMarker + "a reason"));
+        store.CheckDrawValues(plan.Spaces, plan.Methods, plan.Draws);                                             // as planned (a failed run too): passes
 
-        var other = new BenchmarkPlan(["m"], new Dictionary<string, SearchSpace> { ["m"] = new("m", [("x", Distribution.Parse("uniform(0, 1)")), ("y", Distribution.Parse("choice(0, 1)"))]) }, 3, [1]);
-        var e = Assert.Throws<InvalidOperationException>(() => store.CheckDrawValues(other));
+        var other = new BenchmarkPlan(["m"], new Dictionary<string, SearchSpace> { ["m"] = new("m", [("x", SearchDistribution.Parse("uniform(0, 1)")), ("y", SearchDistribution.Parse("choice(0, 1)"))]) }, 3, [1]);
+        var e = Assert.Throws<InvalidOperationException>(() => store.CheckDrawValues(other.Spaces, other.Methods, other.Draws));
         Assert.Contains("m: draws 1, 2 were trained with other values", e.Message);
         Assert.Contains(";y=", e.Message);
         Assert.Contains("*.m.*.d1.*.csv", e.Message);
@@ -168,7 +170,7 @@ public sealed class FairBenchmarkTests
     [Fact]
     public void Search_space_draws_are_the_same_on_every_call_and_within_their_ranges()
     {
-        var spaces = SearchSpace.Read(Path.Combine(AppContext.BaseDirectory, "search-spaces.txt"));
+        var spaces = SearchSpace.Defaults;
         Assert.Equal(BenchmarkMethods.All.Order(), spaces.Keys.Order());
         for (int draw = 1; draw <= 20; draw++)
         {
@@ -187,10 +189,10 @@ public sealed class FairBenchmarkTests
     public void The_protocols_default_is_the_draw_with_the_best_worst_choosing_set_and_sets_that_cannot_choose_are_named()
     {
         var plan = new BenchmarkPlan(["m"], new Dictionary<string, SearchSpace>(), draws: 3, seeds: [1]);
-        BenchmarkRun Run(string set, int draw, double validationWorstGroup, int seed = 0, SelectionRegime regime = SelectionRegime.Groups)
+        SearchTrial Run(string set, int draw, double validationWorstGroup, int seed = 0, SelectionRegime regime = SelectionRegime.Groups)
             => new(set, "m", regime, draw, seed, "", validationWorstGroup, 0, 0, 0, 0, 0, 1);
         // Draw 1 has the best mean (0.5) but fails on b; draw 2 is steadier (worst 0.3); c scores every draw 0.
-        var runs = new List<BenchmarkRun>
+        var runs = new List<SearchTrial>
         {
             Run("a", 0, 0.2), Run("b", 0, 0.2), Run("c", 0, 0),
             Run("a", 1, 0.9), Run("b", 1, 0.1), Run("c", 1, 0),

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.FlatDebias.Examples.Waterbirds;
+using MLNet.FlatDebias.Search;
 using MLNet.FlatDebias.Tests.Infrastructure;
 using MLNet.FlatDebias.Transforms;
 using MLNet.FlatDebias.Datasets.Waterbirds;
@@ -108,6 +109,22 @@ public sealed class WaterbirdsExampleTests
         using var again = second.Results();
         Assert.Equal(reported[0].GetProperty("testWorstGroupAccuracy").GetDouble(),
             again.RootElement.GetProperty("methods")[0].GetProperty("testWorstGroupAccuracy").GetDouble()); // same features, same seed: same run
+
+        // --search on the same features: every method's defaults once (--quick: 1 draw, seed 1 for the chosen one), the
+        // leaderboard printed, the report written, and the chosen model scores image paths as its leaderboard entry says
+        // (one row per group allowed, as above).
+        using var search = ExampleRun.Start(WaterbirdsExample.Run, "--quick", "--frozen-backbone", "--search", "--feature-cache", cache.Path);
+        Assert.True(search.ExitCode == 0, search.Output);
+        Assert.Equal(3, search.Lines.Count(l => l.Contains(": reused ", StringComparison.Ordinal)));
+        Assert.Equal(DebiasMethodNames.All.Count, search.Lines.Count(l => l.TrimStart().StartsWith("draws ", StringComparison.Ordinal) && l.Contains(" draw 0 seed 0 ", StringComparison.Ordinal)));
+        Assert.Contains(search.Lines, l => l.StartsWith("| 1 | ", StringComparison.Ordinal) && l.Contains("(chosen)", StringComparison.Ordinal));
+        Assert.True(File.Exists(search.Folder.Combine("search", "report.md")));
+        var chosen = SearchTrial.FromCsv(File.ReadAllLines(search.Folder.Combine("search", "leaderboard.csv"))[1]);
+        var saved = new MLContext().Model.Load(search.Folder.Combine("search", "chosen-model.zip"), out _);
+        var searched = ml.MulticlassClassification.EvaluateGroups(saved.Transform(test), WaterbirdsColumns.Label, WaterbirdsColumns.Group);
+        int smallest = searched.ByGroup.Min(g => g.RowCount);
+        Assert.True(Math.Abs(searched.WorstGroupAccuracy - chosen.TestWorstGroup) <= 1.0 / smallest + Tolerance.CountRatio,
+            $"the saved chosen model's test worst group {searched.WorstGroupAccuracy} against the leaderboard's {chosen.TestWorstGroup}");
     }
 
     [Fact]
@@ -208,6 +225,10 @@ public sealed class WaterbirdsExampleTests
     [InlineData("--fine-tune", "--frozen-backbone")]
     [InlineData("--fine-tune", "--network", "SmallCnn")]
     [InlineData("--fine-tune", "--network", "ResNet50")]
+    [InlineData("--search")]
+    [InlineData("--frozen-backbone", "--draws", "2")]
+    [InlineData("--frozen-backbone", "--search", "--draws", "0")]
+    [InlineData("--frozen-backbone", "--search", "--draws", "2", "--time-budget", "5")]
     public void BadCommandLineGivesExitCode2AndOneLine(params string[] args)
     {
         var output = new StringWriter();
@@ -224,7 +245,7 @@ public sealed class WaterbirdsExampleTests
         var output = new StringWriter();
         Assert.Equal(0, WaterbirdsExample.Run(["--help"], output));
         var help = output.ToString();
-        foreach (var option in new[] { "--data", "--pretrained", "--network", "--image-size", "--epochs", "--batch-size", "--learning-rate", "--optimizer", "--quantiles", "--seed", "--device", "--output", "--frozen-backbone", "--fine-tune", "--backbone", "--feature-cache", "--quick" })
+        foreach (var option in new[] { "--data", "--pretrained", "--network", "--image-size", "--epochs", "--batch-size", "--learning-rate", "--optimizer", "--quantiles", "--seed", "--device", "--output", "--frozen-backbone", "--fine-tune", "--search", "--draws", "--time-budget", "--backbone", "--feature-cache", "--quick" })
             Assert.Contains(option, help);
         Assert.Contains("[default: out/waterbirds]", help);
         Assert.Contains("Default: 0.7 0.8 0.9", help);

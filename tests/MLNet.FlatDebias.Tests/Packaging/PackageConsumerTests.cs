@@ -113,6 +113,17 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
             }
             // The epoch lines are the reports' own one-line form.
             Assert.Contains(run.Output.Split('\n'), l => l.StartsWith("epoch 20/20  loss ", StringComparison.Ordinal));
+
+            // The method search through the package: three trainings and a seed, the report and its chart, and the saved chosen
+            // model scoring its validation rows as the search did (ONNX inside the zip against TorchSharp: a prediction can flip
+            // only at a near-tie; 48 rows in 2 groups, so one row moves a group's accuracy by at least 1/48).
+            var search = run.Output.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("search ", StringComparison.Ordinal));
+            var s = search["search ".Length..].Split(' ').Select(kv => kv.Split('=')).ToDictionary(kv => kv[0], kv => kv[1]);
+            Assert.Contains(s["chosen"], new[] { "erm", "jtt", "dfr" });
+            Assert.Equal("4", s["entries"]);
+            Assert.Equal("True", s["report"]);
+            Assert.True(int.Parse(s["chart_bytes"], CultureInfo.InvariantCulture) > 5000, search);
+            Assert.True(Math.Abs(double.Parse(s["validation_worst_group"], CultureInfo.InvariantCulture) - double.Parse(s["reloaded_worst_group"], CultureInfo.InvariantCulture)) <= 1.0 / 24, search);
         }
         finally
         {
