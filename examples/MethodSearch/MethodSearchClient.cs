@@ -48,10 +48,15 @@ public static class MethodSearchClient
 
         // 1. My data: a training CSV where the site goes with the label 95 % of the time, and a validation CSV (and a
         //    held-out CSV for the last-layer methods) where every (label, site) group is equally common.
+        //    Written once (to a temporary file, then renamed): another process running this program on the same folder
+        //    shares the search's trainings and must not see a half-written file.
         string Csv(string name, IEnumerable<Reading> rows)
         {
             var path = Path.Combine(folder, name);
-            File.WriteAllLines(path, rows.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Signal},{r.Site},{r.Label},{r.Group}")));
+            if (File.Exists(path)) return path;
+            var temporary = $"{path}.{Environment.ProcessId}.tmp";
+            File.WriteAllLines(temporary, rows.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Signal},{r.Site},{r.Label},{r.Group}")));
+            File.Move(temporary, path, overwrite: true);
             return path;
         }
         var trainPath = Csv("train.csv", Readings(2000, agreement: 0.95, seed: 1));

@@ -21,7 +21,7 @@ public sealed class MethodSearch
 {
     private const string DrawsStage = "draws";
     private const string SeedsStage = "seeds";
-    private static readonly TimeSpan WaitPoll = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan WaitPoll = TimeSpan.FromMilliseconds(500);
 
     internal MethodSearch(MethodSearchOptions options)
     {

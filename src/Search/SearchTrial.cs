@@ -60,10 +60,10 @@ public sealed record SearchTrial(string SearchName, string Method, SelectionRegi
     /// <summary>The validation score the regime selects by: worst-group accuracy with groups, worst-class accuracy without.</summary>
     public double SelectionScore => Regime == SelectionRegime.Groups ? ValidationWorstGroup : ValidationWorstClass;
 
-    /// <summary>The trial as one CSV line under <see cref="Header"/>.</summary>
+    /// <summary>The trial as one CSV line under <see cref="Header"/>: scores exact (round-trip), seconds to six significant digits.</summary>
     /// <returns>The line.</returns>
     public string ToCsv() => string.Join(",", SearchName, Method, Regime, I(Draw), I(Seed), F(ValidationWorstGroup), F(ValidationWorstClass), F(ValidationAccuracy),
-        F(TestAccuracy), F(TestWorstGroup), F(TestWorstClass), F(Seconds), "\"" + Values + "\"");
+        F(TestAccuracy), F(TestWorstGroup), F(TestWorstClass), Seconds.ToString("G6", CultureInfo.InvariantCulture), "\"" + Values + "\"");
 
     /// <summary>Reads a line <see cref="ToCsv"/> wrote.</summary>
     /// <param name="line">The line.</param>
@@ -87,5 +87,9 @@ public sealed record SearchTrial(string SearchName, string Method, SelectionRegi
 
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
 
-    private static string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
+    /// <summary>A score as the shortest text that reads back to the same double ("R"), so that a training read from a
+    /// result file compares with one held in memory exactly as the two compared where they were trained: the choice cannot
+    /// depend on which process trained what. (Files written before 2026-12-06 hold six significant digits; they read back
+    /// as written.)</summary>
+    private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 }

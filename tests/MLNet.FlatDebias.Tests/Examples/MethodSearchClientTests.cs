@@ -11,8 +11,10 @@ namespace MLNet.FlatDebias.Tests.Examples;
 [Collection(TorchCollection.Name)]
 public sealed class MethodSearchClientTests
 {
-    /// <summary>The leaderboard file prints six significant digits (G6): within 5e-7 of a score in [0, 1].</summary>
-    private const double ReadBack = 1e-6;
+    /// <summary>The saved chain scores with ONNX Runtime, the search scored with TorchSharp: the scores differ by float
+    /// rounding, which could flip a prediction only at a near-tie, and one flipped row of the 1,000 test rows moves an
+    /// accuracy by at least 1e-3; 1e-6 leaves room for the summation order only.</summary>
+    private const double OnnxAgainstTorch = 1e-6;
 
     [Fact]
     public void The_client_searches_saves_and_serves_and_the_loaded_model_scores_as_its_leaderboard_entry()
@@ -34,8 +36,8 @@ public sealed class MethodSearchClientTests
         var model = fresh.Model.Load(Path.Combine(folder.Path, MethodSearchClient.ModelFile), out _);
         var test = fresh.Data.LoadFromTextFile<Reading>(Path.Combine(folder.Path, "test.csv"), separatorChar: ',');
         var metrics = fresh.MulticlassClassification.EvaluateGroups(model.Transform(test), "Label", "Group");
-        Assert.Equal(chosen.TestWorstGroup, metrics.WorstGroupAccuracy, ReadBack);
-        Assert.Equal(chosen.TestAccuracy, metrics.AverageAccuracy, ReadBack);
+        Assert.Equal(chosen.TestWorstGroup, metrics.WorstGroupAccuracy, OnnxAgainstTorch);
+        Assert.Equal(chosen.TestAccuracy, metrics.AverageAccuracy, OnnxAgainstTorch);
         Assert.True(File.Exists(Path.Combine(folder.Path, "report.md")));
     }
 }
