@@ -89,10 +89,13 @@ public sealed class ClassifierNetworkTransformer : ITransformer, IDisposable
     /// <param name="ctx">ML.NET's save context.</param>
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)chain).Save(ctx);
 
-    /// <summary>Disposes the TorchSharp network and the scoring chain (its ONNX Runtime session).</summary>
+    /// <summary>Disposes the TorchSharp network and the scoring chain (its ONNX Runtime session), and deletes the chain's
+    /// graph file (in the temporary folder's <c>mlnet-flatdebias-onnx/</c>): save the model, or a chain that holds it,
+    /// before disposing it; a model saved and loaded again does not need the file.</summary>
     public void Dispose()
     {
         chain.Dispose();
+        MlNetScoringChain.DeleteGraphFile(chain);
         Network.Dispose();
     }
 

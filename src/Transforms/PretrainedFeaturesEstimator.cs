@@ -94,7 +94,9 @@ public sealed class PretrainedFeaturesEstimator : IEstimator<PretrainedFeaturesT
     private EstimatorChain<ColumnSelectingTransformer> Estimators()
     {
         return _catalog.CopyColumns(GraphInputName, _inputColumnName)
-            .Append(_catalog.ApplyOnnxModel([GraphOutputName], [GraphInputName], new MemoryStream(_backbone.RowFormOnnx, writable: false)))
+            // From a file the library keeps (one per graph), not a stream: ML.NET would copy a stream to a temporary file
+            // that only disposing the transformer deletes (OnnxModelFiles).
+            .Append(_catalog.ApplyOnnxModel([GraphOutputName], [GraphInputName], OnnxModelFiles.PathFor(_backbone.RowFormOnnx)))
             .Append(_catalog.CopyColumns(_outputColumnName, GraphOutputName))
             .Append(_catalog.DropColumns(GraphInputName, GraphOutputName));
     }

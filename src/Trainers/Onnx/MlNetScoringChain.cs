@@ -7,6 +7,8 @@ using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Trainers.Onnx;
 using Onnx;
 
+using MLNet.FlatDebias.Common;
+
 namespace MLNet.FlatDebias.Trainers.Onnx;
 
 /// <summary>
@@ -32,12 +34,28 @@ internal static class MlNetScoringChain
     private const string ClusterColumn = "FlatDebias.Cluster";
     private const string ValueColumn = "FlatDebias.PredictedValue";
 
+    /// <summary>Each chain's graph file, kept as long as the chain lives.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TransformerChain<ITransformer>, OwnedTemporaryFile> GraphFiles = new();
+
+    /// <summary>The graph file of a chain <see cref="Build"/> made, or null.</summary>
+    internal static string? GraphFile(TransformerChain<ITransformer> chain) => GraphFiles.TryGetValue(chain, out var file) ? file.Path : null;
+
+    /// <summary>Deletes the graph file of a chain <see cref="Build"/> made (when its model is disposed; saving needs it).</summary>
+    internal static void DeleteGraphFile(TransformerChain<ITransformer> chain)
+    {
+        if (GraphFiles.TryGetValue(chain, out var file)) file.Dispose();
+    }
+
     public static TransformerChain<ITransformer> Build(MLContext mlContext, ClassifierNetwork network, string featureColumn,
         LabelClasses classes, IDataView schemaSource)
     {
         // Every step below is fitted from schemas and small constant data; no row of schemaSource is read.
         var onnxBytes = RowFormOnnx(network, featureColumn);
-        var onnx = mlContext.Transforms.ApplyOnnxModel([ProbabilitiesColumn], [featureColumn], new MemoryStream(onnxBytes)).Fit(schemaSource);
+        // The graph from a file of the model's own, not a stream: given a stream, ML.NET (6.0) copies it to a temporary
+        // file that it never deletes, not even when the transformer is disposed. This file goes when the model is disposed
+        // (DeleteGraphFile), garbage-collected, or still alive at exit.
+        var file = OnnxModelFiles.CreateOwned(onnxBytes);
+        var onnx = mlContext.Transforms.ApplyOnnxModel([ProbabilitiesColumn], [featureColumn], file.Path).Fit(schemaSource);
         var scored = onnx.Transform(schemaSource);
 
         int k = classes.Count;
@@ -62,7 +80,9 @@ internal static class MlNetScoringChain
         var keyed = toKey.Transform(valued);
         var score = mlContext.Transforms.CopyColumns("Score", ProbabilitiesColumn).Fit(keyed);
         var drop = mlContext.Transforms.DropColumns(ProbabilitiesColumn, ClusterColumn, ValueColumn).Fit(score.Transform(keyed));
-        return new TransformerChain<ITransformer>(onnx, kmeans, toNumber, toValue, toKey, score, drop);
+        var chain = new TransformerChain<ITransformer>(onnx, kmeans, toNumber, toValue, toKey, score, drop);
+        GraphFiles.Add(chain, file);
+        return chain;
     }
 
     /// <summary>The network as ONNX in the form ML.NET feeds it: one row per call, the feature vector flat, the

@@ -45,6 +45,29 @@ public sealed class PretrainedFeaturesTests
     }
 
     [Fact]
+    public void Fitting_and_asking_the_schema_leave_no_copy_of_the_backbone_graph_in_the_temporary_folder()
+    {
+        // Given a stream, ML.NET's ApplyOnnxModel copies the graph to a new temporary file that only disposing its
+        // transformer deletes (never, at exit): 44 MB per fit and per GetOutputSchema before the library gave it a file.
+        static HashSet<string> LargeTemporaryFiles() => [.. Directory.GetFiles(Path.GetTempPath()).Where(f => new FileInfo(f).Length > 1_000_000)];
+        using var backbone = FeatureBackbone.ImageNetResNet18();
+        var ml = new MLContext(seed: 0);
+        var data = PixelData(ml, RandomImages(1, backbone.InputShape.Size, seed: 2));
+        var before = LargeTemporaryFiles();
+
+        var estimator = ml.Transforms.PretrainedFeatures(backbone);
+        estimator.GetOutputSchema(SchemaShapes.Of(data.Schema));
+        var first = estimator.Fit(data);
+        var second = ml.Transforms.PretrainedFeatures(backbone).Fit(data);
+        Assert.Equal(ReadFeatures(first.Transform(data), "Features")[0], ReadFeatures(second.Transform(data), "Features")[0]);
+
+        Assert.Empty(LargeTemporaryFiles().Except(before));
+        // One file for the graph, named by its content, however many steps use it.
+        Assert.Single(Directory.GetFiles(Common.OnnxModelFiles.Folder, "*.onnx"), f => new FileInfo(f).Length > 1_000_000
+            && File.ReadAllBytes(f).AsSpan().SequenceEqual(backbone.RowFormOnnx(PretrainedFeaturesEstimator.GraphInputName, PretrainedFeaturesEstimator.GraphOutputName)));
+    }
+
+    [Fact]
     public void Built_in_weights_overload_equals_the_backbone_overload_whose_backbone_may_be_disposed_at_once()
     {
         var ml = new MLContext(seed: 0);
