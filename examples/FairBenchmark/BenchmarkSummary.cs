@@ -96,9 +96,9 @@ internal static class BenchmarkSummary
                     var defaults = mine.Where(r => r.Draw == 0 && plan.Seeds.Contains(r.Seed)).ToList();
                     if (seeds.Count == 0) continue;
                     rows.Add(new MethodSummary(set, role, regime, method, chosen, tried.First(r => r.Draw == chosen).Values, seeds.Count,
-                        seeds.Average(r => r.TestWorstGroup), Spread(seeds.Select(r => r.TestWorstGroup)), seeds.Min(r => r.TestWorstGroup),
+                        seeds.Average(r => r.TestWorstGroup), SeedSpread.Of(seeds.Select(r => r.TestWorstGroup)).StandardDeviation, seeds.Min(r => r.TestWorstGroup),
                         seeds.Average(r => r.TestAccuracy), seeds.Average(r => r.TestWorstClass),
-                        defaults.Count == 0 ? double.NaN : defaults.Average(r => r.TestWorstGroup), Spread(defaults.Select(r => r.TestWorstGroup))));
+                        defaults.Count == 0 ? double.NaN : defaults.Average(r => r.TestWorstGroup), SeedSpread.Of(defaults.Select(r => r.TestWorstGroup)).StandardDeviation));
                 }
                 if (rows.Count == 0) continue;
                 summaries.AddRange(rows);
@@ -134,7 +134,7 @@ internal static class BenchmarkSummary
             var cells = report.Select(set =>
             {
                 var seeds = runs.Where(r => r.SearchName == set && r.Method == method && r.Regime == SelectionRegime.Groups && r.Draw == draw && plan.Seeds.Contains(r.Seed)).ToList();
-                return seeds.Count == 0 ? "-" : $"{P(seeds.Average(r => r.TestWorstGroup))} ± {P(Spread(seeds.Select(r => r.TestWorstGroup)))}";
+                return seeds.Count == 0 ? "-" : $"{P(seeds.Average(r => r.TestWorstGroup))} ± {P(SeedSpread.Of(seeds.Select(r => r.TestWorstGroup)).StandardDeviation)}";
             });
             string worst = choice is null || choice.WorstSet.Length == 0 ? "-" : $"{choice.WorstSet} {P(choice.WorstScore)}";
             string mean = choice is null ? "-" : P(choice.MeanScore);
@@ -174,15 +174,6 @@ internal static class BenchmarkSummary
         File.WriteAllLines(Path.Combine(folder, "summary.csv"), [MethodSummary.Header, .. summaries.Select(s => s.ToCsv())], new UTF8Encoding(false));
         File.WriteAllText(Path.Combine(folder, "summary.md"), md.ToString(), new UTF8Encoding(false));
         output.WriteLine(md.ToString());
-    }
-
-    /// <summary>Sample standard deviation (0 for one value).</summary>
-    private static double Spread(IEnumerable<double> values)
-    {
-        var v = values.ToList();
-        if (v.Count < 2) return v.Count == 0 ? double.NaN : 0;
-        double mean = v.Average();
-        return Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Count - 1));
     }
 
     private static string P(double v) => double.IsNaN(v) ? "-" : (100 * v).ToString("F1", CultureInfo.InvariantCulture);

@@ -109,11 +109,11 @@ public sealed class MethodSearch
             var notes = new List<string>();
             if (o.HeldOutSet is not null && ReferenceEquals(o.HeldOutSet, validationData) && methods.Any(DebiasMethodNames.FitsOnHeldOutSet))
                 notes.Add("DFR and DPE fitted on the validation set, which also scores them: their validation scores are optimistic against the other methods'.");
-            var leaderboard = run.Trials.Values.Where(t => t.Seed == 0 && t.Draw < draws)
+            List<SearchTrial> seeds = [.. o.Seeds.Select(s => run.Trials[Key(chosen.Method, chosen.Draw, s)])];
+            var leaderboard = drawTrials
                 .OrderByDescending(SearchRule.Score).ThenBy(t => names.IndexOf(t.Method)).ThenBy(t => t.Draw)
-                .Concat(o.Seeds.Select(s => run.Trials[Key(chosen.Method, chosen.Draw, s)])).ToList();
-            return new MethodSearchResult(model, chosen, leaderboard, [.. o.Seeds.Select(s => run.Trials[Key(chosen.Method, chosen.Draw, s)])],
-                methods, leftOut, o.Regime, draws, note, notes, o.TestSet is not null);
+                .Concat(seeds).ToList();
+            return new MethodSearchResult(model, chosen, leaderboard, seeds, methods, leftOut, o.Regime, draws, note, notes, o.TestSet is not null);
         }
         finally
         {

@@ -33,8 +33,6 @@ internal static class MethodTrainerFactory
         int epochs = 0;
         T With<T>(T o) where T : NetworkTrainerOptions
         {
-            o.LabelColumnName = data.LabelColumnName;
-            o.FeatureColumnName = data.FeatureColumnName;
             data.Network?.Invoke(o);
             epochs = o.NumberOfEpochs;
             o.Seed = seed;

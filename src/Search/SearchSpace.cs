@@ -13,13 +13,7 @@ namespace MLNet.FlatDebias.Search;
 /// <param name="Parameters">Name and distribution, in file order; a method's own entry replaces an <c>all</c> entry of the same name.</param>
 public sealed record SearchSpace(string Method, IReadOnlyList<(string Name, SearchDistribution Distribution)> Parameters)
 {
-    private static readonly Lazy<IReadOnlyDictionary<string, SearchSpace>> Embedded = new(() =>
-    {
-        using var stream = typeof(SearchSpace).Assembly.GetManifestResourceStream("MLNet.FlatDebias.Search.search-spaces.txt")
-            ?? throw new InvalidOperationException("The library's search spaces (search-spaces.txt) are missing from the assembly.");
-        using var reader = new StreamReader(stream);
-        return Parse(reader.ReadToEnd(), "search-spaces.txt (the library's)");
-    });
+    private static readonly Lazy<IReadOnlyDictionary<string, SearchSpace>> Embedded = new(() => Parse(DefaultsText, "search-spaces.txt (the library's)"));
 
     /// <summary>The library's search spaces, every method's by short name: the fair benchmark's.</summary>
     public static IReadOnlyDictionary<string, SearchSpace> Defaults => Embedded.Value;
@@ -29,7 +23,8 @@ public sealed record SearchSpace(string Method, IReadOnlyList<(string Name, Sear
     {
         get
         {
-            using var stream = typeof(SearchSpace).Assembly.GetManifestResourceStream("MLNet.FlatDebias.Search.search-spaces.txt")!;
+            using var stream = typeof(SearchSpace).Assembly.GetManifestResourceStream("MLNet.FlatDebias.Search.search-spaces.txt")
+                ?? throw new InvalidOperationException("The library's search spaces (search-spaces.txt) are missing from the assembly.");
             using var reader = new StreamReader(stream);
             return reader.ReadToEnd();
         }
