@@ -25,7 +25,9 @@ public static class StudyProgram
 
           --sets a,b,...        sets: cmnist<percent> (Coloured MNIST), wbmnist, wbr18 (ImageNet ResNet-18 features of the
                                 Waterbirds-format MNIST set at 224 px, linear head), pmnist, smnist, and pmnist-cnn,
-                                smnist-cnn (the same images on a SmallCnn of width 32, 6 epochs, batch 64)
+                                smnist-cnn (the same images on a SmallCnn of width 32, 6 epochs, batch 64), and
+                                p|s|imnist<percent>[-cnn] (Patched, Striped, Inverted MNIST with that share of
+                                bias-conflicting rows, e.g. pmnist5-cnn; imnist alone is 2 %)
                                 (default: cmnist1,cmnist5,wbmnist)
           --seeds 0,1,2         training seeds (default: 0,1,2); the data is fixed (seed 0)
           --variants FILE       one variant per line (default: examples/MethodStudy/grid.txt)
@@ -138,6 +140,7 @@ public static class StudyProgram
             ErmTrainer.Options o => ml.MulticlassClassification.Trainers.Erm(o).Fit(set.Train, set.Validation),
             GroupDroTrainer.Options o => ml.MulticlassClassification.Trainers.GroupDro(o).Fit(set.Train, set.Validation),
             FlatDebiasTrainer.Options o => ml.MulticlassClassification.Trainers.FlatDebias(o).Fit(set.Train, set.Validation),
+            JttTrainer.Options o => ml.MulticlassClassification.Trainers.Jtt(o).Fit(set.Train, set.Validation),
             _ => throw new InvalidOperationException(),
         };
         double seconds = clock.Elapsed.TotalSeconds;

@@ -6,10 +6,10 @@ namespace MLNet.FlatDebias.Examples.MethodStudy;
 
 /// <summary>
 /// One setting of the study, written <c>name=method:key=value,key=value</c>, e.g.
-/// <c>emp-head-p=flat:scope=head,est=empirical,grad=p,q=0.8</c>. Methods: <c>erm</c>, <c>dro</c>, <c>flat</c>.
+/// <c>emp-head-p=flat:scope=head,est=empirical,grad=p,q=0.8</c>. Methods: <c>erm</c>, <c>dro</c>, <c>jtt</c> (at its library defaults), <c>flat</c>.
 /// Keys for <c>flat</c>: scope (head|full), est (exact|sampled|empirical), grad (full|p|loss), q (quantile),
 /// eps (absolute bound), warm (warm-up epochs), eta (dual step), max (dual cap), topk (a number or none), ref (model|warmup), use (penalty|sampling),
-/// scale (absolute|relative: the violation in trace units or relative to the bound).
+/// selwarm (true|false: may selection keep a warm-up epoch), scale (absolute|relative|excess: the violation in trace units, relative to the bound, or to the mean excess over it).
 /// Keys for <c>dro</c>: step (group step size), c (generalisation adjustment), balanced (true|false).
 /// </summary>
 internal sealed record Variant(string Name, string Method, IReadOnlyDictionary<string, string> Settings)
@@ -24,7 +24,7 @@ internal sealed record Variant(string Name, string Method, IReadOnlyDictionary<s
             var (key, value) = Split(pair, '=', "");
             values[key.Trim()] = value.Trim();
         }
-        if (method is not ("erm" or "dro" or "flat")) throw new FormatException($"Unknown method '{method}' in variant '{text}' (erm, dro or flat).");
+        if (method is not ("erm" or "dro" or "flat" or "jtt")) throw new FormatException($"Unknown method '{method}' in variant '{text}' (erm, dro, jtt or flat).");
         return new Variant(name.Trim(), method, values);
     }
 
@@ -42,6 +42,7 @@ internal sealed record Variant(string Name, string Method, IReadOnlyDictionary<s
                 GeneralizationAdjustment = Double("c", 0),
                 GroupBalancedSampling = Settings.TryGetValue("balanced", out var b) && bool.Parse(b),
             },
+            "jtt" => new JttTrainer.Options(),
             _ => new FlatDebiasTrainer.Options(),
         };
         baseSettings(options);
@@ -61,8 +62,10 @@ internal sealed record Variant(string Name, string Method, IReadOnlyDictionary<s
             {
                 "absolute" => ViolationScale.Absolute,
                 "relative" => ViolationScale.RelativeToBound,
-                _ => throw new FormatException($"scale must be absolute or relative, not '{unit}'"),
+                "excess" => ViolationScale.RelativeToMeanExcess,
+                _ => throw new FormatException($"scale must be absolute, relative or excess, not '{unit}'"),
             };
+            if (Settings.TryGetValue("selwarm", out var selwarm)) flat.SelectWarmupEpochs = bool.Parse(selwarm);
             if (Settings.TryGetValue("ref", out var reference)) flat.TraceReference = reference == "warmup" ? TraceReference.WarmupModel : TraceReference.TrainedModel;
         }
         return options;

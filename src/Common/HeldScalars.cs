@@ -9,12 +9,21 @@ namespace MLNet.FlatDebias.Common;
 /// whose <c>alpha = 1</c> is such a temporary. When the garbage collector finalises it during the native call, libtorch
 /// reads freed memory: "Unknown scalar type" in <c>add_scalar</c> and "Expected false to be true" in <c>toFloat</c> under
 /// <c>add</c>, each seen once in about 500 FlatDebias trainings of the fair benchmark on 2026-12-05 (two processes on 2
-/// cores). FlatDebias's step uses these, or a <c>using</c> Scalar held across the call, instead.
+/// cores), and "Expected false to be true" in <c>toLong</c> under <c>gt(0)</c> once on 2026-12-06 (a frozen-feature
+/// benchmark, four processes on 2 cores). FlatDebias's step and the other objectives' weight sums use these, or a
+/// <c>using</c> Scalar held across the call, instead.
 /// </summary>
 internal static class HeldScalars
 {
+    /// <summary>0, for comparisons (<c>gt(HeldScalars.Zero)</c>).</summary>
+    public static readonly Scalar Zero = 0.0.ToScalar();
+
     /// <summary>1.</summary>
     public static readonly Scalar One = 1.0.ToScalar();
+
+    /// <summary>2, the exponent of a square: TorchSharp's <c>square()</c> is <c>pow(2)</c> with an implicit exponent (the
+    /// <c>pow_Tensor_Scalar</c> "INTERNAL ASSERT FAILED" of 2026-12-06), so squares are <c>pow(HeldScalars.Two)</c>.</summary>
+    public static readonly Scalar Two = 2.0.ToScalar();
 
     /// <summary>1e-12, the floor of a weight sum.</summary>
     public static readonly Scalar Tiny = 1e-12.ToScalar();

@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using System.Diagnostics;
 using static TorchSharp.torch;
 
@@ -111,7 +112,7 @@ internal sealed class Float64ConvolutionCheck : IConvolutionBackendCheck
             var result = new List<Tensor?> { output.detach(), shape.InputGradient ? first[0].detach() : null, first[^1].detach() };
             if (shape.SecondOrder)
             {
-                var penalty = first.Select(t => t.square().sum()).Aggregate((a, b) => a + b);
+                var penalty = first.Select(t => t.pow(HeldScalars.Two).sum()).Aggregate((a, b) => a + b);
                 // Without an input gradient the penalty does not depend on the weight (a convolution is linear in it): only the
                 // output gradient's term exists, and asking for an unused one would leave an empty tensor behind.
                 Tensor[] all = shape.InputGradient ? [input, weight, outputGradient] : [outputGradient];

@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,7 +13,8 @@ namespace MLNet.FlatDebias.Trainers.Engine;
 /// TorchSharp 0.107's own <c>step</c> passes implicit scalars (<c>add_(grad, alpha: 1 - beta1)</c>) whose handle it hands to
 /// libtorch as a raw pointer: nothing keeps the managed <see cref="Scalar"/> alive during the native call, so a garbage
 /// collection started by another thread at that moment can finalise it and free the native scalar while libtorch reads it
-/// (seen once in the test suite as libtorch's <c>toFloat</c> "Expected false to be true" inside <c>Adam.step</c>). Holding
+/// (seen once in the test suite as libtorch's <c>toFloat</c> "Expected false to be true" inside <c>Adam.step</c>, and once
+/// more on 2026-12-06 from the implicit <c>alpha = 1</c> of <c>add_(eps)</c>, now held as well). Holding
 /// each scalar in a <c>using</c> variable keeps it reachable until the call returns. The classes keep TorchSharp's type
 /// names, state and parameter groups, so saved optimiser states load in either. The tests check that a step gives exactly
 /// the parameters and moments TorchSharp's own step gives.
@@ -51,7 +53,7 @@ internal static class ScalarSafeOptimizers
                     state.max_exp_avg_sq = maximum(previous, state.exp_avg_sq).DetachFromDisposeScope();
                     previous.Dispose();
                 }
-                var denominator = (amsgrad ? state.max_exp_avg_sq : state.exp_avg_sq).sqrt().div(biasCorrection2Root).add_(epsScalar);
+                var denominator = (amsgrad ? state.max_exp_avg_sq : state.exp_avg_sq).sqrt().div(biasCorrection2Root).add_(epsScalar, HeldScalars.One); // alpha held too (HeldScalars)
                 using Scalar negativeStep = (-(lr / biasCorrection1)).ToScalar();
                 param.addcdiv_(state.exp_avg, denominator, negativeStep);
             }

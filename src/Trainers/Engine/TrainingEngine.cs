@@ -106,10 +106,13 @@ internal sealed class TrainingEngine
                 report = objective.OnEpochEnd(epoch, report) with { Seconds = clock.Elapsed.TotalSeconds };
                 history.Add(report);
 
-                // Ties on the selection metric (common for worst-group accuracy over many small groups) go to the
-                // epoch with the better validation accuracy.
-                double? score = SelectionScore(report);
-                if (score is double s && (s > bestScore || (s == bestScore && (report.ValidationAccuracy ?? 0) > bestTieBreak)))
+                // Ties on the selection metric (common for worst-group accuracy over many small groups) go to an epoch the
+                // objective trained over a warm-up epoch (plain ERM), then to the better validation accuracy.
+                bool warmup = epoch < objective.WarmupEpochs;
+                bool bestIsWarmup = bestEpoch >= 0 && bestEpoch < objective.WarmupEpochs;
+                double? score = warmup && !objective.SelectWarmupEpochs ? null : SelectionScore(report);
+                if (score is double s && (s > bestScore || (s == bestScore
+                    && ((bestIsWarmup && !warmup) || (bestIsWarmup == warmup && (report.ValidationAccuracy ?? 0) > bestTieBreak)))))
                 {
                     bestScore = s;
                     bestTieBreak = report.ValidationAccuracy ?? 0;

@@ -43,7 +43,7 @@ public static class FisherTrace
         ArgumentNullException.ThrowIfNull(logits);
         using var scope = NewDisposeScope();
         var targets = TraceTargets.Create(logits, estimator, labels, generator: generator);
-        var featureFactor = features.square().sum(1).add(HeldScalars.One, HeldScalars.One); // ||h||^2 + 1, scalars held (HeldScalars)
+        var featureFactor = features.pow(HeldScalars.Two).sum(1).add(HeldScalars.One, HeldScalars.One); // ||h||^2 + 1, scalars held (HeldScalars)
         if (gradient == TraceGradient.ProbabilitiesOnly) featureFactor = featureFactor.detach();
         return (targets.ProbabilityFactor * featureFactor).MoveToOuterDisposeScope();
     }

@@ -62,7 +62,7 @@ internal static class FlatnessPenalty
             using Scalar factor = traceFactor.ToScalar();
             multipliers = multipliers.mul(factor);
         }
-        bool anyPositive = withPenalty && multipliers.gt(0).any().item<bool>();
+        bool anyPositive = withPenalty && multipliers.gt(HeldScalars.Zero).any().item<bool>();
 
         if (settings.Gradient == TraceGradient.Loss)
         {
@@ -74,7 +74,7 @@ internal static class FlatnessPenalty
             if (!anyPositive) return new PenaltyStep(loss, null, values, constrained, 0);
             var active = multipliers * constrained.to(multipliers.dtype);
             var weighted = weights is null ? perSample : perSample * weights;
-            int penalised = (int)active.gt(0).sum().item<long>();
+            int penalised = (int)active.gt(HeldScalars.Zero).sum().item<long>();
             return new PenaltyStep(loss, (active * weighted).sum().div(batchSize), values, constrained, penalised);
         }
 
@@ -84,7 +84,7 @@ internal static class FlatnessPenalty
             var constrained = constraint?.Constrained(dualTraces ?? traces.detach()) ?? ones(batch, dtype: ScalarType.Bool);
             if (!anyPositive) return new PenaltyStep(loss, null, traces.detach(), constrained, 0);
             var active = multipliers * constrained.to(multipliers.dtype);
-            int penalised = (int)active.gt(0).sum().item<long>();
+            int penalised = (int)active.gt(HeldScalars.Zero).sum().item<long>();
             return new PenaltyStep(loss, (active * traces).sum().div(batchSize), traces.detach(), constrained, penalised);
         }
 
@@ -99,7 +99,7 @@ internal static class FlatnessPenalty
             return new PenaltyStep(loss, null, values, constraint?.Constrained(dualTraces ?? values) ?? ones(batch, dtype: ScalarType.Bool), 0);
         }
 
-        long positive = multipliers.gt(0).sum().item<long>();
+        long positive = multipliers.gt(HeldScalars.Zero).sum().item<long>();
         if (constraint!.TopK is null && positive * 2 >= batch)
         {
             var traces = FullTraces(inputs, labels, sampled, graph: true);
@@ -111,7 +111,7 @@ internal static class FlatnessPenalty
         {
             // Every row is constrained whatever its trace: the rows with a positive multiplier get the differentiable
             // pass (which gives their values too) and only the others a values-only pass, so no row is computed twice.
-            var positiveMask = multipliers.gt(0);
+            var positiveMask = multipliers.gt(HeldScalars.Zero);
             var penalisedRows = nonzero(positiveMask).squeeze(1);
             var otherRows = nonzero(positiveMask.logical_not()).squeeze(1);
             var penalisedTraces = FullTraces(inputs.index_select(0, penalisedRows), labels.index_select(0, penalisedRows),
@@ -128,7 +128,7 @@ internal static class FlatnessPenalty
 
         var detached = FullTraces(inputs, labels, sampled, graph: false);
         var mask = constraint.Constrained(dualTraces ?? detached);
-        var selected = nonzero(mask.logical_and(multipliers.gt(0))).squeeze(1);
+        var selected = nonzero(mask.logical_and(multipliers.gt(HeldScalars.Zero))).squeeze(1);
         if (selected.shape[0] == 0) return new PenaltyStep(loss, null, detached, mask, 0);
         var subsetTraces = FullTraces(inputs.index_select(0, selected), labels.index_select(0, selected),
             sampled?.index_select(0, selected), graph: true);

@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using MLNet.FlatDebias.Trainers.Networks;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -44,13 +45,13 @@ internal static class GhostNormFisherTrace
                     for (int k = 0; k < handled.Count; k++)
                     {
                         if (grads[k] is null || grads[k].IsInvalid) continue;
-                        norms = norms + (LayerGradientNorms.ForLayer(handled[k].Module, handled[k].Input, grads[k])
-                                         ?? throw new InvalidOperationException($"No closed form for {handled[k].Module.GetType().Name}."));
+                        norms = norms.add(LayerGradientNorms.ForLayer(handled[k].Module, handled[k].Input, grads[k])
+                                         ?? throw new InvalidOperationException($"No closed form for {handled[k].Module.GetType().Name}."), HeldScalars.One);
                     }
                 }
                 if (uncovered.Count > 0)
-                    norms = norms + PerSampleLoopFisherTrace.SquaredGradientNorms(perSample, uncovered, graph);
-                trace = weight is null ? trace + norms : trace + weight * norms;
+                    norms = norms.add(PerSampleLoopFisherTrace.SquaredGradientNorms(perSample, uncovered, graph), HeldScalars.One);
+                trace = trace.add(weight is null ? norms : weight * norms, HeldScalars.One); // alpha held (HeldScalars)
             }
 
             if (gradient == TraceGradient.ProbabilitiesOnly)
@@ -68,7 +69,7 @@ internal static class GhostNormFisherTrace
     internal static Tensor HoldGainConstant(Tensor trace, Tensor probabilityFactor)
     {
         var phi = probabilityFactor.detach();
-        var gain = where(phi > 1e-12, trace.detach() / phi.clamp_min(1e-12), zeros_like(phi));
+        var gain = where(phi.gt(HeldScalars.Tiny), trace.detach() / phi.clamp_min(HeldScalars.Tiny), zeros_like(phi));
         return probabilityFactor * gain;
     }
 

@@ -1,3 +1,5 @@
+using TorchSharp;
+using MLNet.FlatDebias.Common;
 using MLNet.FlatDebias.Trainers.Losses;
 using MLNet.FlatDebias.Trainers.Networks;
 using static TorchSharp.torch;
@@ -76,8 +78,9 @@ public static class LastLayerGradientNorm
     {
         var magnitudes = rows.abs();
         var largest = magnitudes.amax([1], keepdim: true);
-        var scaled = magnitudes / where(largest > 0, largest, ones_like(largest));   // an all-zero row stays 0
-        return scaled.pow(r).sum(1).pow(1 / r) * largest.squeeze(1);
+        var scaled = magnitudes / where(largest.gt(HeldScalars.Zero), largest, ones_like(largest));   // an all-zero row stays 0
+        using Scalar exponent = r.ToScalar(), inverse = (1 / r).ToScalar(); // held across the calls (HeldScalars)
+        return scaled.pow(exponent).sum(1).pow(inverse) * largest.squeeze(1);
     }
 
     private static void EnsureValidR(double r)

@@ -1,3 +1,5 @@
+using TorchSharp;
+using MLNet.FlatDebias.Common;
 using TorchSharp.Modules;
 using MLNet.FlatDebias.Trainers.Networks;
 using static TorchSharp.torch;
@@ -49,15 +51,15 @@ internal static class LayerGradientNorms
     {
         if (a.dim() == 2)
         {
-            var g2 = g.pow(2).sum(1);
-            var result = hasWeight ? a.pow(2).sum(1) * g2 : zeros_like(g2);
-            return hasBias ? result + g2 : result;
+            var g2 = g.pow(HeldScalars.Two).sum(1);
+            var result = hasWeight ? a.pow(HeldScalars.Two).sum(1) * g2 : zeros_like(g2);
+            return hasBias ? result.add(g2, HeldScalars.One) : result;
         }
         var a3 = a.reshape(a.shape[0], -1, a.shape[^1]);
         var g3 = g.reshape(g.shape[0], -1, g.shape[^1]);
         var total = zeros(a.shape[0], dtype: a.dtype, device: a.device);
-        if (hasWeight) total = total + bmm(g3.transpose(1, 2), a3).pow(2).sum([1, 2]);
-        if (hasBias) total = total + g3.sum(1).pow(2).sum(1);
+        if (hasWeight) total = total.add(bmm(g3.transpose(1, 2), a3).pow(HeldScalars.Two).sum([1, 2]), HeldScalars.One);
+        if (hasBias) total = total.add(g3.sum(1).pow(HeldScalars.Two).sum(1), HeldScalars.One);
         return total;
     }
 
@@ -74,10 +76,10 @@ internal static class LayerGradientNorms
             if (unfolded.shape[2] != positions)
                 throw new InvalidOperationException($"Unfolded input has {unfolded.shape[2]} positions, output gradient {positions}.");
             total = (gram ?? PreferGram(g.shape[1], unfolded.shape[1], positions))
-                ? total + (bmm(g.transpose(1, 2), g) * bmm(unfolded.transpose(1, 2), unfolded)).sum([1, 2])
-                : total + bmm(g, unfolded.transpose(1, 2)).pow(2).sum([1, 2]);
+                ? total.add((bmm(g.transpose(1, 2), g) * bmm(unfolded.transpose(1, 2), unfolded)).sum([1, 2]), HeldScalars.One)
+                : total.add(bmm(g, unfolded.transpose(1, 2)).pow(HeldScalars.Two).sum([1, 2]), HeldScalars.One);
         }
-        if (hasBias) total = total + g.sum(2).pow(2).sum(1);
+        if (hasBias) total = total.add(g.sum(2).pow(HeldScalars.Two).sum(1), HeldScalars.One);
         return total;
     }
 
@@ -91,10 +93,11 @@ internal static class LayerGradientNorms
         var total = zeros(g.shape[0], dtype: g.dtype, device: g.device);
         if (hasWeight)
         {
-            var normalised = (a - runningMean.reshape(shape)) / (runningVar.reshape(shape) + eps).sqrt();
-            total = total + (g3 * normalised.reshape(g3.shape)).sum(2).pow(2).sum(1);
+            using Scalar epsScalar = eps.ToScalar();
+            var normalised = (a - runningMean.reshape(shape)) / runningVar.reshape(shape).add(epsScalar, HeldScalars.One).sqrt();
+            total = total.add((g3 * normalised.reshape(g3.shape)).sum(2).pow(HeldScalars.Two).sum(1), HeldScalars.One);
         }
-        if (hasBias) total = total + g3.sum(2).pow(2).sum(1);
+        if (hasBias) total = total.add(g3.sum(2).pow(HeldScalars.Two).sum(1), HeldScalars.One);
         return total;
     }
 }

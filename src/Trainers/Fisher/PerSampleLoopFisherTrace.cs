@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using MLNet.FlatDebias.Trainers.Networks;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -22,7 +23,7 @@ internal static class PerSampleLoopFisherTrace
             var grads = autograd.grad([perSampleObjectives[i]], inputs, retain_graph: true, create_graph: createGraph, allow_unused: true);
             Tensor total = zeros([], dtype: perSampleObjectives.dtype, device: perSampleObjectives.device);
             foreach (var g in grads)
-                if (g is not null && !g.IsInvalid) total = total + g.pow(2).sum();
+                if (g is not null && !g.IsInvalid) total = total.add(g.pow(HeldScalars.Two).sum(), HeldScalars.One);
             norms.Add(total);
         }
         return stack(norms);
@@ -53,14 +54,14 @@ internal static class PerSampleLoopFisherTrace
                     var grads = autograd.grad([objective], parameters, retain_graph: true, create_graph: createGraph, allow_unused: true);
                     Tensor total = zeros([], dtype: logp.dtype, device: logp.device);
                     foreach (var g in grads)
-                        if (g is not null && !g.IsInvalid) total = total + g.pow(2).sum();
+                        if (g is not null && !g.IsInvalid) total = total.add(g.pow(HeldScalars.Two).sum(), HeldScalars.One);
                     return total;
                 }
                 switch (estimator)
                 {
                     case TraceEstimator.Exact:
                         Tensor sum = zeros([], dtype: logp.dtype, device: logp.device);
-                        for (long c = 0; c < logp.shape[0]; c++) sum = sum + logp[c].exp() * SquaredNorm(logp[c]);
+                        for (long c = 0; c < logp.shape[0]; c++) sum = sum.add(logp[c].exp() * SquaredNorm(logp[c]), HeldScalars.One);
                         traces.Add(sum);
                         break;
                     case TraceEstimator.Empirical:

@@ -5,9 +5,10 @@ namespace MLNet.FlatDebias.Trainers.Fisher;
 /// <summary>
 /// The Lagrangian's multipliers for <c>Tr F_i(theta) &lt;= epsilon</c>, one per training row
 /// (<c>METHOD.md</c> section 3): <c>lambda_i &lt;- clip(lambda_i + eta v_i, 0, lambda_max)</c> for the
-/// rows of each batch, with the violation <c>v_i = T_i - epsilon</c> (<see cref="ViolationScale.Absolute"/>) or
-/// <c>T_i / epsilon - 1</c> (<see cref="ViolationScale.RelativeToBound"/>) and <c>T_i</c> detached from the same forward
-/// pass. Rows are identified by stable indices <c>0..RowCount-1</c> that follow the row across shuffled epochs.
+/// rows of each batch, with the violation <c>v_i = T_i - epsilon</c> (<see cref="ViolationScale.Absolute"/>),
+/// <c>T_i / epsilon - 1</c> (<see cref="ViolationScale.RelativeToBound"/>) or <c>(T_i - epsilon) / m</c> with <c>m</c> the
+/// calibration traces' mean excess over the bound (<see cref="ViolationScale.RelativeToMeanExcess"/>), and <c>T_i</c> detached from the same forward
+/// pass (or a frozen reference model's). Rows are identified by stable indices <c>0..RowCount-1</c> that follow the row across shuffled epochs.
 /// </summary>
 /// <remarks>
 /// The bound is absolute (<see cref="SetBound"/>) or a quantile of traces recorded over an epoch
@@ -17,7 +18,7 @@ namespace MLNet.FlatDebias.Trainers.Fisher;
 /// </remarks>
 public sealed class TraceConstraint
 {
-    private const int FormatVersion = 2;
+    private const int FormatVersion = 3;
     private readonly float[] duals;
     private readonly float[] recorded;
 
@@ -62,7 +63,19 @@ public sealed class TraceConstraint
 
     /// <summary>What a trace penalty's multiplier is multiplied by: 1 in trace units, <c>1 / epsilon</c> relative to the bound
     /// (the penalty of <c>T_i / epsilon - 1 &lt;= 0</c>); 1 before a bound is set.</summary>
-    public double TracePenaltyFactor => Scale == ViolationScale.RelativeToBound && Bound is double epsilon ? 1 / epsilon : 1;
+    public double TracePenaltyFactor => Scale switch
+    {
+        ViolationScale.RelativeToBound when Bound is double epsilon => 1 / epsilon,
+        ViolationScale.RelativeToMeanExcess when MeanExcess is double excess => 1 / excess,
+        _ => 1,
+    };
+
+    /// <summary>The quantile the bound was calibrated at (<see cref="CalibrateBound"/>); null for an absolute bound.</summary>
+    public double? BoundQuantile { get; private set; }
+
+    /// <summary>The mean of <c>T - epsilon</c> over the calibration traces above the bound (<see cref="CalibrateBound"/>); null
+    /// for an absolute bound.</summary>
+    public double? MeanExcess { get; private set; }
 
     /// <summary>The bound <c>epsilon</c>; null until set or calibrated (no row is constrained before).</summary>
     public double? Bound { get; private set; }
@@ -73,9 +86,22 @@ public sealed class TraceConstraint
     /// <summary>Number of rows whose multiplier is positive (active constraints).</summary>
     public int ActiveCount => duals.Count(d => d > 0);
 
-    /// <summary>Sets an absolute bound.</summary>
+    /// <summary>Sets an absolute bound (and forgets a calibrated quantile and mean excess).</summary>
     /// <param name="epsilon">The bound (&gt;= 0, finite; &gt; 0 relative to the bound).</param>
+    /// <exception cref="InvalidOperationException">The unit is <see cref="ViolationScale.RelativeToMeanExcess"/>, which needs a
+    /// calibrated bound.</exception>
     public void SetBound(double epsilon)
+    {
+        if (Scale == ViolationScale.RelativeToMeanExcess)
+            throw new InvalidOperationException(
+                "A violation relative to the mean excess (ViolationScale.RelativeToMeanExcess) is measured on the traces a quantile bound is " +
+                "calibrated on: leave TraceBound unset and use TraceBoundQuantile, or use ViolationScale.Absolute or RelativeToBound with an absolute bound.");
+        BoundQuantile = null;
+        MeanExcess = null;
+        SetBoundValue(epsilon);
+    }
+
+    private void SetBoundValue(double epsilon)
     {
         if (!(epsilon >= 0) || double.IsInfinity(epsilon))
             throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "The trace bound must be >= 0 and finite.");
@@ -109,7 +135,14 @@ public sealed class TraceConstraint
         int lower = (int)Math.Floor(position);
         int upper = Math.Min(lower + 1, values.Length - 1);
         double bound = values[lower] + (position - lower) * (values[upper] - values[lower]);
-        SetBound(bound);
+        var above = values.Where(v => v > bound).ToArray();
+        if (Scale == ViolationScale.RelativeToMeanExcess && above.Length == 0)
+            throw new InvalidOperationException(
+                $"No recorded trace is above the bound {bound:G4} (the {quantile:G4} quantile of {values.Length} traces), so their mean excess, " +
+                "the unit of ViolationScale.RelativeToMeanExcess, is undefined: lower TraceBoundQuantile.");
+        SetBoundValue(bound);
+        BoundQuantile = quantile;
+        MeanExcess = above.Length > 0 ? above.Average(v => v - bound) : null;
         return bound;
     }
 
@@ -157,13 +190,24 @@ public sealed class TraceConstraint
         {
             if (mask is not null && !mask[i]) continue;
             if (float.IsNaN(t[i])) throw new InvalidOperationException($"The trace of row {r[i]} is NaN.");
-            double violation = Scale == ViolationScale.RelativeToBound ? t[i] / epsilon - 1 : t[i] - epsilon;
+            double violation = Violation(t[i], epsilon);
             double updated = duals[r[i]] + DualLearningRate * violation;
             duals[r[i]] = (float)Math.Clamp(updated, 0, MaxDual);
         }
     }
 
-    /// <summary>Writes the state (settings, bound, multipliers, recorded traces).</summary>
+    /// <summary>A trace's violation of the bound in <see cref="Scale"/>'s unit (positive above the bound).</summary>
+    /// <param name="trace">The trace.</param>
+    /// <param name="epsilon">The bound.</param>
+    /// <returns>The violation.</returns>
+    public double Violation(double trace, double epsilon) => Scale switch
+    {
+        ViolationScale.RelativeToBound => trace / epsilon - 1,
+        ViolationScale.RelativeToMeanExcess => (trace - epsilon) / MeanExcess!.Value,
+        _ => trace - epsilon,
+    };
+
+    /// <summary>Writes the state (settings, bound, multipliers, recorded traces, the calibrated quantile and mean excess).</summary>
     /// <param name="writer">The destination.</param>
     public void Save(BinaryWriter writer)
     {
@@ -178,10 +222,14 @@ public sealed class TraceConstraint
         writer.Write(Bound ?? 0);
         foreach (var d in duals) writer.Write(d);
         foreach (var v in recorded) writer.Write(v);
+        writer.Write(BoundQuantile.HasValue);
+        writer.Write(BoundQuantile ?? 0);
+        writer.Write(MeanExcess.HasValue);
+        writer.Write(MeanExcess ?? 0);
     }
 
-    /// <summary>Reads a state written by <see cref="Save"/> (or by the format before <see cref="Scale"/>, read as
-    /// <see cref="ViolationScale.Absolute"/>).</summary>
+    /// <summary>Reads a state written by <see cref="Save"/> (or by the formats before <see cref="Scale"/>, read as
+    /// <see cref="ViolationScale.Absolute"/>, and before <see cref="MeanExcess"/>).</summary>
     /// <param name="reader">The source.</param>
     /// <returns>The restored constraint.</returns>
     /// <exception cref="InvalidDataException">The data is not a saved constraint.</exception>
@@ -189,7 +237,7 @@ public sealed class TraceConstraint
     {
         ArgumentNullException.ThrowIfNull(reader);
         int version = reader.ReadInt32();
-        if (version is not (1 or FormatVersion)) throw new InvalidDataException($"Unknown trace-constraint format version {version}.");
+        if (version is not (1 or 2 or FormatVersion)) throw new InvalidDataException($"Unknown trace-constraint format version {version}.");
         int rows = reader.ReadInt32();
         if (rows < 1) throw new InvalidDataException($"Invalid row count {rows} in a saved trace constraint.");
         double eta = reader.ReadDouble();
@@ -200,9 +248,14 @@ public sealed class TraceConstraint
         var result = new TraceConstraint(rows, eta, max, topK > 0 ? topK : null, scale);
         bool hasBound = reader.ReadBoolean();
         double bound = reader.ReadDouble();
-        if (hasBound) result.SetBound(bound);
+        if (hasBound) result.SetBoundValue(bound);
         for (int i = 0; i < rows; i++) result.duals[i] = reader.ReadSingle();
         for (int i = 0; i < rows; i++) result.recorded[i] = reader.ReadSingle();
+        if (version < 3) return result;
+        if (reader.ReadBoolean()) result.BoundQuantile = reader.ReadDouble(); else reader.ReadDouble();
+        if (reader.ReadBoolean()) result.MeanExcess = reader.ReadDouble(); else reader.ReadDouble();
+        if (hasBound && scale == ViolationScale.RelativeToMeanExcess && result.MeanExcess is null)
+            throw new InvalidDataException("A saved trace constraint relative to the mean excess has a bound but no mean excess.");
         return result;
     }
 

@@ -42,17 +42,17 @@ internal sealed class TraceTargets
                     : sampledLabels ?? FisherTrace.SampleLabels(logits, generator);
                 var picked = logp.gather(1, targets.unsqueeze(1)).squeeze(1);
                 var error = nn.functional.one_hot(targets, classes).to(p.dtype) - p;
-                return new TraceTargets([(picked, null)], error.square().sum(1));
+                return new TraceTargets([(picked, null)], error.pow(HeldScalars.Two).sum(1));
             case TraceEstimator.Exact when classes == 2:
                 // Tr F_i = p0 p1 ||grad (z1 - z0)||^2: one gradient per sample.
                 var difference = logits[TensorIndex.Colon, 1] - logits[TensorIndex.Colon, 0];
                 var weight = p[TensorIndex.Colon, 0] * p[TensorIndex.Colon, 1];
-                return new TraceTargets([(difference, weight)], OneMinus(p.square().sum(1)));
+                return new TraceTargets([(difference, weight)], OneMinus(p.pow(HeldScalars.Two).sum(1)));
             case TraceEstimator.Exact:
                 var passes = new List<(Tensor, Tensor?)>();
                 for (long c = 0; c < classes; c++)
                     passes.Add((logp[TensorIndex.Colon, c], p[TensorIndex.Colon, c]));
-                return new TraceTargets(passes, OneMinus(p.square().sum(1)));
+                return new TraceTargets(passes, OneMinus(p.pow(HeldScalars.Two).sum(1)));
             default:
                 throw new ArgumentOutOfRangeException(nameof(estimator), estimator, "Unknown trace estimator.");
         }

@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using static TorchSharp.torch;
 
 namespace MLNet.FlatDebias.Trainers.LastLayer;
@@ -36,7 +37,7 @@ internal sealed class AfrObjective : IHeadObjective, IDisposable
     {
         var crossEntropy = RowCrossEntropy(logits, _labels); // [G, N]
         var data = (crossEntropy * _rowWeights).sum(1);
-        var pull = (weights - _w0).square().sum([1, 2]) + (biases - _b0).square().sum(1);
+        var pull = (weights - _w0).pow(HeldScalars.Two).sum([1, 2]) + (biases - _b0).pow(HeldScalars.Two).sum(1);
         return (data + _pulls * pull).sum();
     }
 

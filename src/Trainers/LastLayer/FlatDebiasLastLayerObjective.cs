@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using static TorchSharp.torch;
 
 namespace MLNet.FlatDebias.Trainers.LastLayer;
@@ -51,7 +52,7 @@ internal sealed class FlatDebiasLastLayerObjective : IHeadObjective, IDisposable
         int present = classRows.Count(c => c > 0);
         _labels = tensor(labels.Select(l => (long)l).ToArray());
         _classWeights = tensor(labels.Select(l => (float)((double)n / (present * classRows[l]))).ToArray());
-        _featureFactor = features.square().sum(1) + 1.0;
+        _featureFactor = features.pow(HeldScalars.Two).sum(1) + 1.0;
         _bounds = tensor(bounds.Select(b => (float)Math.Max(b, 1e-12)).ToArray()).view(-1, 1);
         _dualSteps = tensor(dualSteps.Select(s => (float)s).ToArray()).view(-1, 1);
         _pulls = tensor(pulls.Select(p => (float)p).ToArray());
@@ -76,8 +77,8 @@ internal sealed class FlatDebiasLastLayerObjective : IHeadObjective, IDisposable
         var p = logits.softmax(2);
         Tensor phi = estimator switch
         {
-            TraceEstimator.Exact => 1.0 - p.square().sum(2),
-            TraceEstimator.Empirical => (p - nn.functional.one_hot(labels, classCount).to(p.dtype).unsqueeze(0)).square().sum(2),
+            TraceEstimator.Exact => 1.0 - p.pow(HeldScalars.Two).sum(2),
+            TraceEstimator.Empirical => (p - nn.functional.one_hot(labels, classCount).to(p.dtype).unsqueeze(0)).pow(HeldScalars.Two).sum(2),
             _ => throw new NotSupportedException($"FlatDebias's last layer computes the Exact or the Empirical trace, not {estimator}."),
         };
         return phi * featureFactor.unsqueeze(0);
@@ -87,7 +88,7 @@ internal sealed class FlatDebiasLastLayerObjective : IHeadObjective, IDisposable
     public Tensor Loss(Tensor logits, Tensor weights, Tensor biases)
     {
         var crossEntropy = AfrObjective.RowCrossEntropy(logits, _labels); // [G, N]
-        var pull = (weights - _w0).square().sum([1, 2]) + (biases - _b0).square().sum(1);
+        var pull = (weights - _w0).pow(HeldScalars.Two).sum([1, 2]) + (biases - _b0).pow(HeldScalars.Two).sum(1);
         var penalty = _lossPenalty ? crossEntropy : Traces(logits) / _bounds - 1.0;
         var perRow = crossEntropy * _classWeights.unsqueeze(0) + Multipliers * penalty;
         return (perRow.mean([1]) + _pulls * pull).sum();

@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using System.Globalization;
 using static TorchSharp.torch;
 
@@ -100,7 +101,7 @@ public sealed class FlatDebiasLastLayerTrainer : LastLayerSearchTrainer<FlatDebi
         using var scope = NewDisposeScope();
         var x = features.to(ScalarType.Float64);
         var logits = (x.matmul(w0.to(ScalarType.Float64).t()) + b0.to(ScalarType.Float64)).unsqueeze(0);
-        var factor = x.square().sum(1) + 1.0;
+        var factor = x.pow(HeldScalars.Two).sum(1) + 1.0;
         var traces = FlatDebiasLastLayerObjective.Traces(logits, tensor(labels.Select(l => (long)l).ToArray()), factor, estimator, classCount);
         return traces.view(-1).data<double>().ToArray();
     }

@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -77,7 +78,7 @@ internal sealed class FullBatchHeadSearch
                 {
                     if (!double.IsPositiveInfinity(maxGradientNorm))
                     {
-                        var norm = gw.square().sum([1, 2]).add(gb.square().sum(1)).sqrt(); // [G]
+                        var norm = gw.pow(HeldScalars.Two).sum([1, 2]).add(gb.pow(HeldScalars.Two).sum(1)).sqrt(); // [G]
                         var coefficient = (maxGradientNorm / (norm + 1e-6)).clamp_max(1.0);
                         gw = gw * coefficient.view(-1, 1, 1);
                         gb = gb * coefficient.view(-1, 1);

@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using static TorchSharp.torch;
 
 namespace MLNet.FlatDebias.Trainers.Losses;
@@ -52,7 +53,7 @@ public static class GeneralizedCrossEntropy
         if (weights is not null) ClassificationBatchGuard.EnsureRowsMatch(logits, weights, 1, nameof(weights), "[B]");
         using var scope = NewDisposeScope();
         var perSample = PerSample(logits, labels, q);
-        var mean = weights is null ? perSample.mean() : (perSample * weights).sum() / weights.sum().clamp_min(1e-12);
+        var mean = weights is null ? perSample.mean() : (perSample * weights).sum() / weights.sum().clamp_min(HeldScalars.Tiny);
         return mean.MoveToOuterDisposeScope();
     }
 

@@ -9,7 +9,7 @@ namespace MLNet.FlatDebias.Trainers.Objectives;
 internal sealed record FlatDebiasSettings(
     TraceSettings Trace, double? AbsoluteBound, double BoundQuantile, int WarmupEpochs,
     double DualLearningRate, double MaxDual, int? TopK, TraceReference Reference = TraceReference.TrainedModel,
-    MultiplierUse Use = MultiplierUse.Penalty, ViolationScale Scale = ViolationScale.Absolute);
+    MultiplierUse Use = MultiplierUse.Penalty, ViolationScale Scale = ViolationScale.Absolute, bool SelectWarmupEpochs = true);
 
 /// <summary>
 /// The paper's objective: cross-entropy plus <c>(1/|B|) sum_i lambda_i T_i</c> with one multiplier per training
@@ -35,6 +35,10 @@ internal sealed class FlatDebiasObjective : TrainingObjective
 
     /// <summary>The multipliers and bound (after <see cref="Initialize"/>).</summary>
     public TraceConstraint Constraint => constraint ?? throw new InvalidOperationException("Not initialised.");
+
+    public override int WarmupEpochs => settings.WarmupEpochs;
+
+    public override bool SelectWarmupEpochs => settings.SelectWarmupEpochs;
 
     private bool UsesReference => settings.Reference == TraceReference.WarmupModel;
 

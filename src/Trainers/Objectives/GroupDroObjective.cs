@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using MLNet.FlatDebias.Trainers.Engine;
 using static TorchSharp.torch;
 using MLNet.FlatDebias.Metrics;
@@ -61,11 +62,11 @@ internal sealed class GroupDroObjective : TrainingObjective
         var oneHot = nn.functional.one_hot(groups, groupCount).to_type(perSample.dtype);       // [B, G]
         // 0L, not 0: a literal 0 would bind to sum(ScalarType) and sum as bytes.
         var groupWeightSums = (oneHot * sampleWeights.unsqueeze(1)).sum(0L);                   // [G]
-        var groupLosses = (oneHot * (perSample * sampleWeights).unsqueeze(1)).sum(0L) / groupWeightSums.clamp_min(1e-12);
+        var groupLosses = (oneHot * (perSample * sampleWeights).unsqueeze(1)).sum(0L) / groupWeightSums.clamp_min(HeldScalars.Tiny);
 
         // Exponentiated-gradient step on the groups present in the batch (Sagawa et al.'s code updates all; an
         // absent group has loss 0 there, which leaves its weight unchanged before normalisation, as here).
-        var present = groupWeightSums.gt(0).cpu().data<bool>().ToArray();
+        var present = groupWeightSums.gt(HeldScalars.Zero).cpu().data<bool>().ToArray();
         var losses = groupLosses.detach().to(ScalarType.Float64).cpu().data<double>().ToArray();
         for (int g = 0; g < groupCount; g++)
             if (present[g]) weights[g] *= Math.Exp(stepSize * (losses[g] + adjustments[g]));
@@ -74,7 +75,7 @@ internal sealed class GroupDroObjective : TrainingObjective
 
         var q = tensor(weights, dtype: perSample.dtype, device: perSample.device);
         var objective = (q * groupLosses).sum();
-        var plain = (perSample * sampleWeights).sum() / sampleWeights.sum().clamp_min(1e-12);
+        var plain = (perSample * sampleWeights).sum() / sampleWeights.sum().clamp_min(HeldScalars.Tiny);
         return new StepResult(objective, plain.item<float>(), null);
     }
 

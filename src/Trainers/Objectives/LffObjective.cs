@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using MLNet.FlatDebias.Trainers.Engine;
 using MLNet.FlatDebias.Trainers.Losses;
 using MLNet.FlatDebias.Trainers.Networks;
@@ -103,7 +104,7 @@ internal sealed class LffObjective : TrainingObjective, IDisposable
         }
         else
         {
-            var total = sampleWeights.sum().clamp_min(1e-12);
+            var total = sampleWeights.sum().clamp_min(HeldScalars.Tiny);
             debiasedLoss = (perSample * weights * sampleWeights).sum() / total;
             plain = (perSample * sampleWeights).sum() / total;
         }

@@ -1,7 +1,8 @@
 namespace MLNet.FlatDebias.Trainers;
 
-/// <summary>Which epoch's weights the fitted model keeps. Ties on a validation metric go to the epoch with the
-/// better validation accuracy, then to the earlier epoch.</summary>
+/// <summary>Which epoch's weights the fitted model keeps. Ties on a validation metric go to an epoch the method trained
+/// over one of FlatDebias's warm-up epochs (plain ERM), then to the epoch with the better validation accuracy, then to
+/// the earlier epoch.</summary>
 public enum ModelSelection
 {
     /// <summary>The weights after the last epoch.</summary>

@@ -37,6 +37,7 @@ internal static class TrainerDefaults
     public const MultiplierUse Use = MultiplierUse.Penalty;
     public const int TopK = 16;
     public const ViolationScale ViolationScale = Trainers.ViolationScale.Absolute;
+    public const bool SelectWarmupEpochs = true;
 
     // DFR (Kirichenko et al. 2023, dfr_evaluate_spurious.py): the Waterbirds grid of inverse L1 strengths, 20 retrains
     // averaged, the held-out set halved for tuning.

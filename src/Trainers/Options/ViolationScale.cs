@@ -18,4 +18,12 @@ public enum ViolationScale
     /// <c>lambda_i T_i / epsilon</c>. Multiplying every trace by a constant (and the bound with it, as a quantile bound
     /// does) changes nothing. Needs epsilon &gt; 0.</summary>
     RelativeToBound,
+
+    /// <summary>Relative to the mean excess: <c>v_i = (T_i - epsilon) / m</c>, where <c>m</c> is the mean of <c>T_j - epsilon</c>
+    /// over the calibration traces above the bound, so <see cref="FlatDebiasTrainer.Options.DualLearningRate"/> is the multiplier
+    /// a row of average excess gains per update, and rows keep their traces' ratios (a row twice as far above the bound gains
+    /// twice as much). Multiplying every trace by a constant changes nothing, nor does a seed whose traces all sit twenty
+    /// times higher. Needs a quantile bound (<see cref="FlatDebiasTrainer.Options.TraceBound"/> null) with some calibration
+    /// traces above it; a trace penalty is <c>lambda_i T_i / m</c>.</summary>
+    RelativeToMeanExcess,
 }

@@ -115,12 +115,13 @@ public sealed class TraceConstraintTests
     }
 
     /// <summary>Multiplying every row's features by c multiplies its last-layer trace <c>||e||^2 (||h||^2 + 1)</c> by about c^2;
-    /// with a quantile bound the bound scales too. Relative to the bound, the multipliers after the same dual steps are the
+    /// with a quantile bound the bound scales too. Relative to the bound (or to the mean excess), the multipliers after the same dual steps are the
     /// same for every c; in trace units they are not (the test fails with <see cref="ViolationScale.Absolute"/>).</summary>
     [Theory]
     [InlineData(ViolationScale.RelativeToBound, true)]
+    [InlineData(ViolationScale.RelativeToMeanExcess, true)]
     [InlineData(ViolationScale.Absolute, false)]
-    public void Multipliers_are_unchanged_by_the_features_scale_only_relative_to_the_bound(ViolationScale scale, bool invariant)
+    public void Multipliers_are_unchanged_by_the_features_scale_only_in_a_relative_unit(ViolationScale scale, bool invariant)
     {
         float[] Duals(double c)
         {
@@ -134,18 +135,7 @@ public sealed class TraceConstraintTests
             var labels = randint(3, 64, generator: generator);
             var logits = (h * c).matmul((w / c).t()) + b;
             var traces = FisherTrace.Head(h * c, logits, TraceEstimator.Empirical, labels);
-            var constraint = new TraceConstraint(64, dualLearningRate: 0.08, maxDual: 84, topK: 16, scale: scale);
-            var rows = arange(64, dtype: ScalarType.Int64);
-            constraint.Record(rows, traces);
-            constraint.CalibrateBound(0.83);
-            for (int epoch = 0; epoch < 5; epoch++)
-                for (int start = 0; start < 64; start += 32)
-                {
-                    var batchRows = rows[TensorIndex.Slice(start, start + 32)];
-                    var batchTraces = traces[TensorIndex.Slice(start, start + 32)];
-                    constraint.Update(batchRows, batchTraces, constraint.Constrained(batchTraces));
-                }
-            return constraint.Duals.ToArray();
+            return CalibratedDualSteps(new TraceConstraint(64, dualLearningRate: 0.08, maxDual: 84, topK: 16, scale: scale), traces, epochs: 5, batchSize: 32);
         }
         var reference = Duals(1);
         Assert.Contains(reference, d => d > 0);
@@ -160,6 +150,71 @@ public sealed class TraceConstraintTests
             bool same = reference.Zip(scaled).All(p => Math.Abs(p.First - p.Second) <= 0.02 * largest);
             Assert.True(same == invariant, $"c = {c}: duals {(same ? "equal" : "differ")} (first rows {string.Join(", ", reference.Take(6))} against {string.Join(", ", scaled.Take(6))}).");
         }
+    }
+
+    [Fact]
+    public void Relative_to_the_mean_excess_the_violation_is_divided_by_the_calibration_traces_mean_excess()
+    {
+        var constraint = new TraceConstraint(7, dualLearningRate: 3, maxDual: 10, scale: ViolationScale.RelativeToMeanExcess);
+        constraint.Record(tensor(new long[] { 0, 1, 2, 3, 4 }), tensor(new[] { 3f, 1f, 5f, 2f, 4f }));
+        Assert.Equal(3.0, constraint.CalibrateBound(0.5));
+        Assert.Equal(0.5, constraint.BoundQuantile);
+        Assert.Equal(1.5, constraint.MeanExcess); // (4 - 3 + 5 - 3) / 2
+        Assert.Equal(1 / 1.5, constraint.TracePenaltyFactor);
+        constraint.Update(tensor(new long[] { 0, 1, 2, 3, 4, 5, 6 }), tensor(new[] { 3f, 1f, 5f, 2f, 4f, 4.5f, 900f }));
+        // 3 (T - 3) / 1.5: the bound's row 0, rows below it clip to 0, 4 -> 2, 5 -> 4, 4.5 -> 3, 900 -> the cap 10. Tolerance:
+        // float32 rounding of the double quotient (1e-6 relative), far below the 0.5 steps between the expected values.
+        Assert.Equal(new[] { 0f, 0f, 4f, 0f, 2f, 3f, 10f }, constraint.Duals.ToArray(), new FloatComparer(1e-5f));
+    }
+
+    /// <summary>Relative to the mean excess, an affine change of every trace (<c>20 T + 0.3</c>: a seed whose traces sit twenty
+    /// times higher, plus a shift) leaves the multipliers as they were, to float rounding; relative to the bound the shift
+    /// changes them, and in trace units the factor does (both fail the test).</summary>
+    [Theory]
+    [InlineData(ViolationScale.RelativeToMeanExcess, true)]
+    [InlineData(ViolationScale.RelativeToBound, false)]
+    [InlineData(ViolationScale.Absolute, false)]
+    public void Relative_to_the_mean_excess_the_multipliers_ignore_an_affine_change_of_the_traces(ViolationScale scale, bool invariant)
+    {
+        float[] Duals(double factor, double shift)
+        {
+            using var scope = NewDisposeScope();
+            var generator = new Generator(5);
+            var traces = rand(200, generator: generator, dtype: ScalarType.Float64).pow(4) * 3 * factor + shift;
+            return CalibratedDualSteps(new TraceConstraint(200, dualLearningRate: 0.5, maxDual: 84, topK: 8, scale: scale), traces, epochs: 3, batchSize: 40);
+        }
+        var plain = Duals(1, 0);
+        var changed = Duals(20, 0.3);
+        Assert.Contains(plain, d => d > 0);
+        Assert.DoesNotContain(plain, d => d >= 84); // no row at the cap, where any unit would agree
+        // Tolerance: the traces are float32 in the constraint, so a violation carries a relative rounding error near 1e-7 per
+        // operation; 1e-4 of the largest multiplier holds that, while the trace-unit step differs by a factor of 20 and the
+        // shifted bound moves every relative violation by far more.
+        float largest = plain.Max();
+        bool same = plain.Zip(changed).All(p => Math.Abs(p.First - p.Second) <= 1e-4 * largest);
+        Assert.True(same == invariant, $"duals {(same ? "equal" : "differ")}: {string.Join(", ", plain.Where(d => d > 0).Take(5))} against {string.Join(", ", changed.Where(d => d > 0).Take(5))}");
+    }
+
+    [Fact]
+    public void Relative_to_the_mean_excess_the_bound_must_come_from_a_quantile_with_traces_above_and_survives_a_checkpoint()
+    {
+        var constraint = new TraceConstraint(3, 1, 5, scale: ViolationScale.RelativeToMeanExcess);
+        Assert.Contains("TraceBoundQuantile", Assert.Throws<InvalidOperationException>(() => constraint.SetBound(1)).Message);
+        var rows = tensor(new long[] { 0, 1, 2 });
+        constraint.Record(rows, tensor(new[] { 1f, 2f, 3f }));
+        Assert.Contains("lower TraceBoundQuantile", Assert.Throws<InvalidOperationException>(() => constraint.CalibrateBound(1)).Message);
+
+        constraint.CalibrateBound(0.25);
+        constraint.Update(rows, tensor(new[] { 1f, 2f, 3f }));
+        var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, true)) constraint.Save(writer);
+        stream.Position = 0;
+        var loaded = TraceConstraint.Load(new BinaryReader(stream));
+        Assert.Equal(ViolationScale.RelativeToMeanExcess, loaded.Scale);
+        Assert.Equal(0.25, loaded.BoundQuantile);
+        Assert.Equal(constraint.MeanExcess, loaded.MeanExcess);
+        Assert.Equal(constraint.Bound, loaded.Bound);
+        Assert.Equal(constraint.Duals.ToArray(), loaded.Duals.ToArray());
     }
 
     [Fact]
@@ -185,6 +240,23 @@ public sealed class TraceConstraintTests
         Assert.Equal(ViolationScale.Absolute, loaded.Scale);
         Assert.Equal(new[] { 1.5f, 0f }, loaded.Duals.ToArray());
         Assert.Equal(2.0, loaded.Bound);
+    }
+
+    /// <summary>Records every row's trace, calibrates the bound at the 0.83 quantile, then runs the dual step over the rows in
+    /// batches, epoch after epoch (top-k as the constraint sets it); returns the multipliers.</summary>
+    private static float[] CalibratedDualSteps(TraceConstraint constraint, Tensor traces, int epochs, int batchSize)
+    {
+        var rows = arange(traces.shape[0], dtype: ScalarType.Int64);
+        constraint.Record(rows, traces);
+        constraint.CalibrateBound(0.83);
+        for (int epoch = 0; epoch < epochs; epoch++)
+            for (long start = 0; start < traces.shape[0]; start += batchSize)
+            {
+                var batchRows = rows[TensorIndex.Slice(start, start + batchSize)];
+                var batchTraces = traces[TensorIndex.Slice(start, start + batchSize)];
+                constraint.Update(batchRows, batchTraces, constraint.Constrained(batchTraces));
+            }
+        return constraint.Duals.ToArray();
     }
 
     private sealed class FloatComparer(float tolerance) : IEqualityComparer<float>

@@ -148,6 +148,8 @@ public sealed class TrainerBadInputTests
         Check(o => o.Network = (NetworkKind)17, "Network");
         Check(o => o.TopK = 0, "TopK");
         Check(o => { o.ViolationScale = ViolationScale.RelativeToBound; o.TraceBound = 0; }, "TraceBound");
+        Check(o => { o.ViolationScale = ViolationScale.RelativeToMeanExcess; o.TraceBound = 2; }, "TraceBound");
+        Check(o => { o.ViolationScale = ViolationScale.RelativeToMeanExcess; o.TraceBoundQuantile = 1; }, "TraceBoundQuantile");
         Check(o => o.ViolationScale = (ViolationScale)9, "ViolationScale");
         Check(o => o.NumberOfThreads = 0, "NumberOfThreads");
         Check(o => { o.NumberOfEpochs = 3; o.WarmupEpochs = 3; }, "WarmupEpochs");

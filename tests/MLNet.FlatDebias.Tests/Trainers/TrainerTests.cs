@@ -188,6 +188,38 @@ public sealed class TrainerTests
             Assert.True(tensor.Identical(sa[name]), $"{name} differs from ERM's");
     }
 
+    /// <summary>In a real training, with <c>SelectWarmupEpochs = false</c>, selection keeps the best epoch after the warm-up;
+    /// with true, a warm-up epoch only when strictly better: checked against the history by hand, with a warm-up of 3 of 5
+    /// epochs, on the same run with the option on and off (the trainings are identical; only the kept epoch may differ). The
+    /// rule's every case, with scripted scores: <see cref="WarmupSelectionTests"/>.</summary>
+    [Fact]
+    public void FlatDebias_without_warmup_selection_keeps_the_best_constrained_epoch()
+    {
+        var ml = new MLContext(0);
+        var train = BiasedShapes.ToDataView(ml, BiasedShapes.Rows(1024, 0.9, 7));
+        // Validation as biased as training, and a strong constraint: the warm-up's biased fit scores the better average.
+        var validation = BiasedShapes.ToDataView(ml, BiasedShapes.Rows(100, 0.9, 8));
+        FlatDebiasTrainer.Options Options(bool selectWarmup) => new()
+        {
+            Network = NetworkKind.SmallCnn, NetworkWidth = 8, NumberOfEpochs = 5, BatchSize = 32, LearningRate = 3e-3,
+            Optimizer = OptimizerKind.Adam, Seed = 1, Device = TrainingDevice.Cpu, GroupColumnName = "Group",
+            ModelSelection = ModelSelection.ValidationAccuracy, WarmupEpochs = 3, SelectWarmupEpochs = selectWarmup,
+            DualLearningRate = 100, MaxDual = 100,
+        };
+        using var any = ml.MulticlassClassification.Trainers.FlatDebias(Options(true)).Fit(train, validation);
+        using var constrained = ml.MulticlassClassification.Trainers.FlatDebias(Options(false)).Fit(train, validation);
+
+        var accuracy = any.History.Epochs.Select(e => e.ValidationAccuracy!.Value).ToList();
+        Assert.Equal(accuracy, constrained.History.Epochs.Select(e => e.ValidationAccuracy!.Value).ToList()); // one training
+        int Best(int from) => Enumerable.Range(from, accuracy.Count - from).MaxBy(i => (accuracy[i], -i));
+        // With warm-up epochs selectable, one is kept only when strictly better than every constrained epoch.
+        Assert.Equal(accuracy.Take(3).Max() > accuracy.Skip(3).Max() ? Best(0) : Best(3), any.History.SelectedEpoch);
+        Assert.Equal(Best(3), constrained.History.SelectedEpoch);
+        Assert.True(constrained.History.SelectedEpoch >= 3);
+        var groups = ml.MulticlassClassification.EvaluateGroups(constrained.Transform(validation));
+        Assert.Equal(accuracy[constrained.History.SelectedEpoch], groups.AverageAccuracy, Tolerance.CountRatio);
+    }
+
     private sealed class Prediction
     {
         public float[] Score { get; set; } = [];
