@@ -37,8 +37,8 @@ internal sealed class AfrObjective : IHeadObjective, IDisposable
     {
         var crossEntropy = RowCrossEntropy(logits, _labels); // [G, N]
         var data = (crossEntropy * _rowWeights).sum(1);
-        var pull = (weights - _w0).pow(HeldScalars.Two).sum([1, 2]) + (biases - _b0).pow(HeldScalars.Two).sum(1);
-        return (data + _pulls * pull).sum();
+        var pull = (weights - _w0).pow(HeldScalars.Two).sum([1, 2]).add((biases - _b0).pow(HeldScalars.Two).sum(1), HeldScalars.One);
+        return data.add(_pulls * pull, HeldScalars.One).sum(); // alphas held (HeldScalars)
     }
 
     /// <inheritdoc/>

@@ -1,3 +1,4 @@
+using TorchSharp;
 using MLNet.FlatDebias.Common;
 using static TorchSharp.torch;
 
@@ -52,7 +53,7 @@ internal sealed class FlatDebiasLastLayerObjective : IHeadObjective, IDisposable
         int present = classRows.Count(c => c > 0);
         _labels = tensor(labels.Select(l => (long)l).ToArray());
         _classWeights = tensor(labels.Select(l => (float)((double)n / (present * classRows[l]))).ToArray());
-        _featureFactor = features.pow(HeldScalars.Two).sum(1) + 1.0;
+        _featureFactor = features.pow(HeldScalars.Two).sum(1).add(HeldScalars.One, HeldScalars.One); // + 1, scalars held (HeldScalars)
         _bounds = tensor(bounds.Select(b => (float)Math.Max(b, 1e-12)).ToArray()).view(-1, 1);
         _dualSteps = tensor(dualSteps.Select(s => (float)s).ToArray()).view(-1, 1);
         _pulls = tensor(pulls.Select(p => (float)p).ToArray());
@@ -77,7 +78,7 @@ internal sealed class FlatDebiasLastLayerObjective : IHeadObjective, IDisposable
         var p = logits.softmax(2);
         Tensor phi = estimator switch
         {
-            TraceEstimator.Exact => 1.0 - p.pow(HeldScalars.Two).sum(2),
+            TraceEstimator.Exact => p.pow(HeldScalars.Two).sum(2).neg().add(HeldScalars.One, HeldScalars.One), // 1 - sum p^2
             TraceEstimator.Empirical => (p - nn.functional.one_hot(labels, classCount).to(p.dtype).unsqueeze(0)).pow(HeldScalars.Two).sum(2),
             _ => throw new NotSupportedException($"FlatDebias's last layer computes the Exact or the Empirical trace, not {estimator}."),
         };
@@ -88,10 +89,10 @@ internal sealed class FlatDebiasLastLayerObjective : IHeadObjective, IDisposable
     public Tensor Loss(Tensor logits, Tensor weights, Tensor biases)
     {
         var crossEntropy = AfrObjective.RowCrossEntropy(logits, _labels); // [G, N]
-        var pull = (weights - _w0).pow(HeldScalars.Two).sum([1, 2]) + (biases - _b0).pow(HeldScalars.Two).sum(1);
-        var penalty = _lossPenalty ? crossEntropy : Traces(logits) / _bounds - 1.0;
-        var perRow = crossEntropy * _classWeights.unsqueeze(0) + Multipliers * penalty;
-        return (perRow.mean([1]) + _pulls * pull).sum();
+        var pull = (weights - _w0).pow(HeldScalars.Two).sum([1, 2]).add((biases - _b0).pow(HeldScalars.Two).sum(1), HeldScalars.One);
+        var penalty = _lossPenalty ? crossEntropy : (Traces(logits) / _bounds).sub(HeldScalars.One);
+        var perRow = (crossEntropy * _classWeights.unsqueeze(0)).add(Multipliers * penalty, HeldScalars.One);
+        return perRow.mean([1]).add(_pulls * pull, HeldScalars.One).sum();
     }
 
     /// <inheritdoc/>
@@ -101,8 +102,9 @@ internal sealed class FlatDebiasLastLayerObjective : IHeadObjective, IDisposable
     public void AfterStep(Tensor logits)
     {
         using var scope = NewDisposeScope();
-        var violation = Traces(logits) / _bounds - 1.0;
-        Multipliers.add_(violation * _dualSteps).clamp_(0.0, _maxDual);
+        var violation = (Traces(logits) / _bounds).sub(HeldScalars.One);
+        using Scalar cap = _maxDual.ToScalar(); // held across the call (HeldScalars)
+        Multipliers.add_(violation * _dualSteps, HeldScalars.One).clamp_(HeldScalars.Zero, cap);
     }
 
     /// <inheritdoc/>

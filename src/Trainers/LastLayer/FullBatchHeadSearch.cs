@@ -66,7 +66,8 @@ internal sealed class FullBatchHeadSearch
         var bestB = b.detach().clone();
         var best = Enumerable.Repeat(double.NegativeInfinity, candidates).ToArray();
         var bestEpoch = new int[candidates];
-        var lr = learningRate.ToScalar();
+        using var lr = learningRate.ToScalar(); // held for the whole search (HeldScalars)
+        using Scalar maxNorm = maxGradientNorm.ToScalar(), normFloor = 1e-6.ToScalar();
         for (int epoch = 1; epoch <= epochs; epoch++)
         {
             using (var step = NewDisposeScope())
@@ -78,8 +79,8 @@ internal sealed class FullBatchHeadSearch
                 {
                     if (!double.IsPositiveInfinity(maxGradientNorm))
                     {
-                        var norm = gw.pow(HeldScalars.Two).sum([1, 2]).add(gb.pow(HeldScalars.Two).sum(1)).sqrt(); // [G]
-                        var coefficient = (maxGradientNorm / (norm + 1e-6)).clamp_max(1.0);
+                        var norm = gw.pow(HeldScalars.Two).sum([1, 2]).add(gb.pow(HeldScalars.Two).sum(1), HeldScalars.One).sqrt(); // [G]
+                        var coefficient = (maxNorm / norm.add(normFloor, HeldScalars.One)).clamp_max(HeldScalars.One);
                         gw = gw * coefficient.view(-1, 1, 1);
                         gb = gb * coefficient.view(-1, 1);
                     }
@@ -124,7 +125,7 @@ internal sealed class FullBatchHeadSearch
     {
         long g = weights.shape[0], k = weights.shape[1], d = weights.shape[2];
         var flat = features.matmul(weights.reshape(g * k, d).t()); // [N, G*K]
-        return flat.view(features.shape[0], g, k).permute(1, 0, 2) + biases.unsqueeze(1);
+        return flat.view(features.shape[0], g, k).permute(1, 0, 2).add(biases.unsqueeze(1), HeldScalars.One);
     }
 
     private static (Tensor Weights, Tensor Biases) Gradients(Tensor loss, Tensor w, Tensor b)

@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -28,6 +29,10 @@ public sealed class PrototypeEnsembleHead : nn.Module<Tensor, Tensor>
 
     /// <summary>The floor under a squared distance before its square root, so that its gradient stays finite.</summary>
     internal const double SquaredDistanceFloor = 1e-12;
+
+    // The floors as process-lived scalars: an implicit one can be finalised while libtorch reads it (HeldScalars).
+    private static readonly Scalar NormFloorScalar = NormFloor.ToScalar();
+    private static readonly Scalar SquaredDistanceFloorScalar = SquaredDistanceFloor.ToScalar();
 
 #pragma warning disable IDE1006 // PyTorch-style state names.
     private readonly Tensor directions;
@@ -91,14 +96,15 @@ public sealed class PrototypeEnsembleHead : nn.Module<Tensor, Tensor>
     internal static Tensor NormalizeRows(Tensor x)
     {
         var centred = x - x.mean([1], keepdim: true);
-        return centred / centred.norm(1, keepdim: true).clamp_min(NormFloor);
+        return centred / centred.norm(1, keepdim: true).clamp_min(NormFloorScalar);
     }
 
     /// <summary>Rows scaled to unit length (floor <see cref="NormFloor"/>), not centred: how raw prototypes become unit ones.</summary>
-    internal static Tensor UnitRows(Tensor p) => p / p.norm(1, keepdim: true).clamp_min(NormFloor);
+    internal static Tensor UnitRows(Tensor p) => p / p.norm(1, keepdim: true).clamp_min(NormFloorScalar);
 
     /// <summary>Distances <c>[N, P]</c> of unit rows <paramref name="xHat"/> <c>[N, D]</c> to unit prototypes
     /// <paramref name="unitPrototypes"/> <c>[P, D]</c>: <c>sqrt(max(2 - 2 x . p, 1e-12))</c>.</summary>
     internal static Tensor Distances(Tensor xHat, Tensor unitPrototypes)
-        => (2 - 2 * xHat.matmul(unitPrototypes.t())).clamp_min(SquaredDistanceFloor).sqrt();
+        => xHat.matmul(unitPrototypes.t()).mul(HeldScalars.Two).neg().add(HeldScalars.Two, HeldScalars.One) // 2 - 2 x . p, scalars held
+            .clamp_min(SquaredDistanceFloorScalar).sqrt();
 }

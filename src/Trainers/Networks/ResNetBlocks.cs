@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -32,7 +33,7 @@ internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
         var output = nn.functional.relu(bn1.call(conv1.call(input)));
         output = bn2.call(conv2.call(output));
         var shortcut = downsample is null ? input : downsample[1].call(downsample[0].call(input));
-        return nn.functional.relu(output + shortcut);
+        return nn.functional.relu(output.add(shortcut, HeldScalars.One)); // alpha held (HeldScalars)
     }
 }
 
@@ -69,6 +70,6 @@ internal sealed class Bottleneck : nn.Module<Tensor, Tensor>
         output = nn.functional.relu(bn2.call(conv2.call(output)));
         output = bn3.call(conv3.call(output));
         var shortcut = downsample is null ? input : downsample[1].call(downsample[0].call(input));
-        return nn.functional.relu(output + shortcut);
+        return nn.functional.relu(output.add(shortcut, HeldScalars.One)); // alpha held (HeldScalars)
     }
 }
