@@ -70,9 +70,6 @@ public sealed class TraceConstraint
         _ => 1,
     };
 
-    /// <summary>The quantile the bound was calibrated at (<see cref="CalibrateBound"/>); null for an absolute bound.</summary>
-    public double? BoundQuantile { get; private set; }
-
     /// <summary>The mean of <c>T - epsilon</c> over the calibration traces above the bound (<see cref="CalibrateBound"/>); null
     /// for an absolute bound.</summary>
     public double? MeanExcess { get; private set; }
@@ -86,7 +83,7 @@ public sealed class TraceConstraint
     /// <summary>Number of rows whose multiplier is positive (active constraints).</summary>
     public int ActiveCount => duals.Count(d => d > 0);
 
-    /// <summary>Sets an absolute bound (and forgets a calibrated quantile and mean excess).</summary>
+    /// <summary>Sets an absolute bound (and forgets a calibrated mean excess).</summary>
     /// <param name="epsilon">The bound (&gt;= 0, finite; &gt; 0 relative to the bound).</param>
     /// <exception cref="InvalidOperationException">The unit is <see cref="ViolationScale.RelativeToMeanExcess"/>, which needs a
     /// calibrated bound.</exception>
@@ -96,7 +93,6 @@ public sealed class TraceConstraint
             throw new InvalidOperationException(
                 "A violation relative to the mean excess (ViolationScale.RelativeToMeanExcess) is measured on the traces a quantile bound is " +
                 "calibrated on: leave TraceBound unset and use TraceBoundQuantile, or use ViolationScale.Absolute or RelativeToBound with an absolute bound.");
-        BoundQuantile = null;
         MeanExcess = null;
         SetBoundValue(epsilon);
     }
@@ -141,7 +137,6 @@ public sealed class TraceConstraint
                 $"No recorded trace is above the bound {bound:G4} (the {quantile:G4} quantile of {values.Length} traces), so their mean excess, " +
                 "the unit of ViolationScale.RelativeToMeanExcess, is undefined: lower TraceBoundQuantile.");
         SetBoundValue(bound);
-        BoundQuantile = quantile;
         MeanExcess = above.Length > 0 ? above.Average(v => v - bound) : null;
         return bound;
     }
@@ -200,14 +195,14 @@ public sealed class TraceConstraint
     /// <param name="trace">The trace.</param>
     /// <param name="epsilon">The bound.</param>
     /// <returns>The violation.</returns>
-    public double Violation(double trace, double epsilon) => Scale switch
+    private double Violation(double trace, double epsilon) => Scale switch
     {
         ViolationScale.RelativeToBound => trace / epsilon - 1,
         ViolationScale.RelativeToMeanExcess => (trace - epsilon) / MeanExcess!.Value,
         _ => trace - epsilon,
     };
 
-    /// <summary>Writes the state (settings, bound, multipliers, recorded traces, the calibrated quantile and mean excess).</summary>
+    /// <summary>Writes the state (settings, bound, multipliers, recorded traces, the calibrated mean excess).</summary>
     /// <param name="writer">The destination.</param>
     public void Save(BinaryWriter writer)
     {
@@ -222,8 +217,6 @@ public sealed class TraceConstraint
         writer.Write(Bound ?? 0);
         foreach (var d in duals) writer.Write(d);
         foreach (var v in recorded) writer.Write(v);
-        writer.Write(BoundQuantile.HasValue);
-        writer.Write(BoundQuantile ?? 0);
         writer.Write(MeanExcess.HasValue);
         writer.Write(MeanExcess ?? 0);
     }
@@ -252,7 +245,6 @@ public sealed class TraceConstraint
         for (int i = 0; i < rows; i++) result.duals[i] = reader.ReadSingle();
         for (int i = 0; i < rows; i++) result.recorded[i] = reader.ReadSingle();
         if (version < 3) return result;
-        if (reader.ReadBoolean()) result.BoundQuantile = reader.ReadDouble(); else reader.ReadDouble();
         if (reader.ReadBoolean()) result.MeanExcess = reader.ReadDouble(); else reader.ReadDouble();
         if (hasBound && scale == ViolationScale.RelativeToMeanExcess && result.MeanExcess is null)
             throw new InvalidDataException("A saved trace constraint relative to the mean excess has a bound but no mean excess.");

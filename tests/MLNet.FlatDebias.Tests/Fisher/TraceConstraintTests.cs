@@ -158,7 +158,6 @@ public sealed class TraceConstraintTests
         var constraint = new TraceConstraint(7, dualLearningRate: 3, maxDual: 10, scale: ViolationScale.RelativeToMeanExcess);
         constraint.Record(tensor(new long[] { 0, 1, 2, 3, 4 }), tensor(new[] { 3f, 1f, 5f, 2f, 4f }));
         Assert.Equal(3.0, constraint.CalibrateBound(0.5));
-        Assert.Equal(0.5, constraint.BoundQuantile);
         Assert.Equal(1.5, constraint.MeanExcess); // (4 - 3 + 5 - 3) / 2
         Assert.Equal(1 / 1.5, constraint.TracePenaltyFactor);
         constraint.Update(tensor(new long[] { 0, 1, 2, 3, 4, 5, 6 }), tensor(new[] { 3f, 1f, 5f, 2f, 4f, 4.5f, 900f }));
@@ -211,7 +210,6 @@ public sealed class TraceConstraintTests
         stream.Position = 0;
         var loaded = TraceConstraint.Load(new BinaryReader(stream));
         Assert.Equal(ViolationScale.RelativeToMeanExcess, loaded.Scale);
-        Assert.Equal(0.25, loaded.BoundQuantile);
         Assert.Equal(constraint.MeanExcess, loaded.MeanExcess);
         Assert.Equal(constraint.Bound, loaded.Bound);
         Assert.Equal(constraint.Duals.ToArray(), loaded.Duals.ToArray());
