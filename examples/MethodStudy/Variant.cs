@@ -7,7 +7,7 @@ namespace MLNet.FlatDebias.Examples.MethodStudy;
 /// <summary>
 /// One setting of the study, written <c>name=method:key=value,key=value</c>, e.g.
 /// <c>emp-head-p=flat:scope=head,est=empirical,grad=p,q=0.8</c>. Methods: <c>erm</c>, <c>dro</c>, <c>jtt</c> (at its library defaults), <c>flat</c>.
-/// Keys for <c>flat</c>: scope (head|full), est (exact|sampled|empirical), grad (full|p|loss), q (quantile, or err: one minus the warm-up model's training error share),
+/// Keys for <c>flat</c>: scope (head|full), est (exact|sampled|empirical), grad (full|p|loss), q (quantile),
 /// eps (absolute bound), warm (warm-up epochs), eta (dual step), max (dual cap), topk (a number or none), ref (model|warmup), use (penalty|sampling),
 /// selwarm (true|false: may selection keep a warm-up epoch), scale (absolute|relative|excess: the violation in trace units, relative to the bound, or to the mean excess over it).
 /// Keys for <c>dro</c>: step (group step size), c (generalisation adjustment), balanced (true|false).
@@ -51,8 +51,7 @@ internal sealed record Variant(string Name, string Method, IReadOnlyDictionary<s
             if (Settings.TryGetValue("scope", out var scope)) flat.TraceScope = Enum.Parse<TraceScope>(scope, true);
             if (Settings.TryGetValue("est", out var est)) flat.TraceEstimator = Enum.Parse<TraceEstimator>(est, true);
             if (Settings.TryGetValue("grad", out var grad)) flat.TraceGradient = grad switch { "p" => TraceGradient.ProbabilitiesOnly, _ => Enum.Parse<TraceGradient>(grad, true) };
-            if (Settings.TryGetValue("q", out var q) && q == "err") flat.TraceBoundFromErrorShare = true;
-            else if (Settings.TryGetValue("q", out _)) flat.TraceBoundQuantile = Double("q", 0.8);
+            if (Settings.TryGetValue("q", out _)) flat.TraceBoundQuantile = Double("q", 0.8);
             if (Settings.TryGetValue("eps", out _)) flat.TraceBound = Double("eps", 0);
             if (Settings.TryGetValue("warm", out var warm)) flat.WarmupEpochs = int.Parse(warm, CultureInfo.InvariantCulture);
             if (Settings.TryGetValue("eta", out _)) flat.DualLearningRate = Double("eta", 0.1);

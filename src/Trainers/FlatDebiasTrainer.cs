@@ -72,12 +72,6 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         /// the warm-up. Default 0.83 (the 17 % largest are above the bound). Range: [0, 1].</summary>
         public double TraceBoundQuantile { get; set; } = TrainerDefaults.TraceBoundQuantile;
 
-        /// <summary>When <see cref="TraceBound"/> is null: take epsilon at the quantile <c>1 - e</c> of the warm-up model's
-        /// traces instead of <see cref="TraceBoundQuantile"/>, where <c>e</c> is the share of training rows that model
-        /// misclassifies (as many rows start above the bound as JTT's error set holds); <see cref="TraceBoundQuantile"/> is
-        /// used when <c>e</c> is 0 or 1. Default false. Needs <see cref="TraceReference.WarmupModel"/>.</summary>
-        public bool TraceBoundFromErrorShare { get; set; }
-
         /// <summary>Epochs of plain ERM before the multipliers switch on. Default 1. Range: 0 and up, and at least 1
         /// with a quantile bound (the traces are measured then); less than <see cref="NetworkTrainerOptions.NumberOfEpochs"/>.</summary>
         public int WarmupEpochs { get; set; } = TrainerDefaults.WarmupEpochs;
@@ -133,8 +127,6 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         var o = TrainerOptions;
         Require(o.TraceBound is null || (o.TraceBound >= 0 && double.IsFinite(o.TraceBound.Value)), nameof(o.TraceBound), o.TraceBound, "must be >= 0 and finite when set");
         Require(o.TraceBoundQuantile >= 0 && o.TraceBoundQuantile <= 1, nameof(o.TraceBoundQuantile), o.TraceBoundQuantile, "must be in [0, 1]");
-        Require(!o.TraceBoundFromErrorShare || o.TraceReference == TraceReference.WarmupModel, nameof(o.TraceBoundFromErrorShare), o.TraceBoundFromErrorShare,
-            "needs TraceReference.WarmupModel (the error share is measured on the frozen warm-up model)");
         Require(o.WarmupEpochs >= 0, nameof(o.WarmupEpochs), o.WarmupEpochs, "must be >= 0");
         Require(o.TraceBound is not null || o.WarmupEpochs >= 1, nameof(o.WarmupEpochs), o.WarmupEpochs, "must be >= 1 when the bound comes from TraceBoundQuantile (the traces are measured during the warm-up)");
         Require(o.WarmupEpochs < o.NumberOfEpochs, nameof(o.WarmupEpochs), o.WarmupEpochs, $"must be less than NumberOfEpochs ({o.NumberOfEpochs}), or the constraint never switches on");
@@ -158,6 +150,5 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
     private protected override TrainingObjective CreateObjective() => new FlatDebiasObjective(new FlatDebiasSettings(
         new TraceSettings(TrainerOptions.TraceScope, TrainerOptions.TraceEstimator, TrainerOptions.TraceGradient),
         TrainerOptions.TraceBound, TrainerOptions.TraceBoundQuantile, TrainerOptions.WarmupEpochs, TrainerOptions.DualLearningRate, TrainerOptions.MaxDual, TrainerOptions.TopK,
-        TrainerOptions.TraceReference, TrainerOptions.MultiplierUse, TrainerOptions.ViolationScale, TrainerOptions.SelectWarmupEpochs,
-        TrainerOptions.TraceBoundFromErrorShare));
+        TrainerOptions.TraceReference, TrainerOptions.MultiplierUse, TrainerOptions.ViolationScale, TrainerOptions.SelectWarmupEpochs));
 }

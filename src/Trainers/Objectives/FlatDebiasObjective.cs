@@ -9,8 +9,7 @@ namespace MLNet.FlatDebias.Trainers.Objectives;
 internal sealed record FlatDebiasSettings(
     TraceSettings Trace, double? AbsoluteBound, double BoundQuantile, int WarmupEpochs,
     double DualLearningRate, double MaxDual, int? TopK, TraceReference Reference = TraceReference.TrainedModel,
-    MultiplierUse Use = MultiplierUse.Penalty, ViolationScale Scale = ViolationScale.Absolute, bool SelectWarmupEpochs = true,
-    bool BoundFromErrorShare = false);
+    MultiplierUse Use = MultiplierUse.Penalty, ViolationScale Scale = ViolationScale.Absolute, bool SelectWarmupEpochs = true);
 
 /// <summary>
 /// The paper's objective: cross-entropy plus <c>(1/|B|) sum_i lambda_i T_i</c> with one multiplier per training
@@ -188,28 +187,8 @@ internal sealed class FlatDebiasObjective : TrainingObjective
         using var allRows = arange(training.Count, dtype: ScalarType.Int64);
         using var all = tensor(traces);
         Constraint.Record(allRows, all);
-        if (settings.AbsoluteBound is null) Constraint.CalibrateBound(BoundQuantile(ctx));
+        if (settings.AbsoluteBound is null) Constraint.CalibrateBound(settings.BoundQuantile);
     }
-
-    /// <summary>The quantile the bound is taken at: <see cref="FlatDebiasSettings.BoundQuantile"/>, or with
-    /// <see cref="FlatDebiasSettings.BoundFromErrorShare"/> one minus the share of training rows the warm-up model
-    /// misclassifies (the option's quantile when that share is 0 or 1).</summary>
-    private double BoundQuantile(ObjectiveContext ctx)
-    {
-        ErrorShare = null;
-        if (!settings.BoundFromErrorShare) return settings.BoundQuantile;
-        var errors = FrozenModelRowScores.Compute(ctx.Network, ctx.Training, ctx.Device, ctx.EvaluationBatchSize, (network, x, y) =>
-        {
-            using var noGrad = no_grad();
-            return network.forward(x).argmax(1).ne(y).to(ScalarType.Float32);
-        });
-        double share = errors.Average(e => (double)e);
-        ErrorShare = share;
-        return share > 0 && share < 1 ? 1 - share : settings.BoundQuantile;
-    }
-
-    /// <summary>The warm-up model's training error share, when the bound was set from it.</summary>
-    public double? ErrorShare { get; private set; }
 
     private sealed record FlatDebiasStepResult(Tensor Objective, double Loss, Tensor? Traces, Tensor Constrained)
         : StepResult(Objective, Loss, Traces);
