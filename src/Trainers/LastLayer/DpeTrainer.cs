@@ -5,8 +5,10 @@ using Microsoft.ML.Data;
 using MLNet.FlatDebias.Common;
 using MLNet.FlatDebias.Metrics;
 using MLNet.FlatDebias.Runtime;
+using MLNet.FlatDebias.Trainers.Engine;
 using MLNet.FlatDebias.Trainers.Networks;
 using MLNet.FlatDebias.Trainers.Onnx;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNet.FlatDebias.Trainers.LastLayer;
@@ -215,7 +217,8 @@ public sealed class DpeTrainer : IEstimator<ClassifierNetworkTransformer>
     {
         long members = earlier.shape[0], d = prototypes.shape[1];
         var dots = (earlier * prototypes.unsqueeze(0)).sum(new long[] { 2 }); // [M, K]
-        return (dots.sum(new long[] { 0 }) / (members + 1)).mean().div(d - 1).abs();
+        using Scalar membersPlusOne = (members + 1).ToScalar(), dMinusOne = (d - 1).ToScalar();
+        return dots.sum(new long[] { 0 }).div(membersPlusOne).mean().div(dMinusOne).abs();
     }
 
     /// <summary>The rows of member <paramref name="member"/>'s subset (ascending): every group (or, with
@@ -290,7 +293,7 @@ public sealed class DpeTrainer : IEstimator<ClassifierNetworkTransformer>
         Tensor? previous = earlier.Count == 0 || o.DiversityStrength == 0
             ? null
             : tensor(earlier.SelectMany(e => e).ToArray(), [earlier.Count, k, d]);
-        using var optimizer = optim.SGD([p, s], o.LearningRate, o.Momentum);
+        using var optimizer = new ScalarSafeOptimizers.SGD([p, s], o.LearningRate, o.Momentum, weightDecay: 0);
 
         var shuffle = new Random(DfrSampling.Derive(o.Seed, Stream(member, 1)));
         int batch = Math.Min(o.BatchSize, rows.Length); // a subset smaller than a batch is one batch
@@ -337,9 +340,12 @@ public sealed class DpeTrainer : IEstimator<ClassifierNetworkTransformer>
     private Tensor Loss(Tensor x, Tensor y, Tensor p, Tensor s, Tensor? previous)
     {
         var o = TrainerOptions;
-        var loss = nn.functional.cross_entropy(MemberLogits(x, p, s) * o.EntropicScale, y)
-            + o.PrototypeWeightDecay * p.pow(2).sum(1).mean();
-        if (previous is not null) loss += o.DiversityStrength * Diversity(p, previous);
+        // Held scalars, not implicit ones (`tensor * double`, `pow(2)`, `+`'s alpha): see HeldScalars.
+        using Scalar entropicScale = o.EntropicScale.ToScalar(), weightDecay = o.PrototypeWeightDecay.ToScalar();
+        using Scalar diversityStrength = o.DiversityStrength.ToScalar();
+        var loss = nn.functional.cross_entropy(MemberLogits(x, p, s).mul(entropicScale), y)
+            .add(p.pow(HeldScalars.Two).sum(1).mean().mul(weightDecay), HeldScalars.One);
+        if (previous is not null) loss = loss.add(Diversity(p, previous).mul(diversityStrength), HeldScalars.One);
         return loss;
     }
 

@@ -1,4 +1,5 @@
 using MLNet.FlatDebias.Common;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNet.FlatDebias.Trainers.Losses;
@@ -34,7 +35,8 @@ public static class GeneralizedCrossEntropy
         ClassificationBatchGuard.EnsureLogitsMatchLabels(logits, labels);
         using var scope = NewDisposeScope();
         var logProbabilityOfLabel = nn.functional.log_softmax(logits, 1).gather(1, labels.unsqueeze(1)).squeeze(1);
-        return (-(logProbabilityOfLabel * q).expm1() / q).MoveToOuterDisposeScope();
+        using Scalar qScalar = q.ToScalar(); // held across the calls, not implicit (HeldScalars)
+        return logProbabilityOfLabel.mul(qScalar).expm1().neg().div(qScalar).MoveToOuterDisposeScope();
     }
 
     /// <summary>Mean loss over the batch, weighted when <paramref name="weights"/> is given:

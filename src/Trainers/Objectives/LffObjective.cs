@@ -109,8 +109,9 @@ internal sealed class LffObjective : TrainingObjective, IDisposable
             plain = (perSample * sampleWeights).sum() / total;
         }
         // q * GCE: its gradient q p_y^q (p - e_y) is the reference code's (cross-entropy times the detached q p_y^q).
-        var biasedLoss = q * GeneralizedCrossEntropy.Mean(biasedLogits, batch.Labels, q, sampleWeights);
-        return new StepResult(biasedLoss + debiasedLoss, plain.item<float>(), null);
+        using Scalar qScalar = q.ToScalar(); // held across the calls, not implicit (HeldScalars)
+        var biasedLoss = GeneralizedCrossEntropy.Mean(biasedLogits, batch.Labels, q, sampleWeights).mul(qScalar);
+        return new StepResult(biasedLoss.add(debiasedLoss, HeldScalars.One), plain.item<float>(), null);
     }
 
     /// <summary>Steps the biased model on the gradient the engine's backward left in it.</summary>
