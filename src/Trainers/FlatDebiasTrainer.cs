@@ -119,6 +119,10 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         /// a batch carry a penalty, which keeps a few heavily weighted rows from dominating a step. A batch of k rows or
         /// fewer has every row constrained. Range: 1 and up.</summary>
         public int? TopK { get; set; } = TrainerDefaults.TopK;
+
+        /// <summary>Experimental: with <see cref="TraceReference.WarmupModel"/>, take each row's dual step before the step
+        /// that penalises it. Default false.</summary>
+        public bool DualStepFirst { get; set; }
     }
 
     private protected override void ValidateOptions()
@@ -150,5 +154,6 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
     private protected override TrainingObjective CreateObjective() => new FlatDebiasObjective(new FlatDebiasSettings(
         new TraceSettings(TrainerOptions.TraceScope, TrainerOptions.TraceEstimator, TrainerOptions.TraceGradient),
         TrainerOptions.TraceBound, TrainerOptions.TraceBoundQuantile, TrainerOptions.WarmupEpochs, TrainerOptions.DualLearningRate, TrainerOptions.MaxDual, TrainerOptions.TopK,
-        TrainerOptions.TraceReference, TrainerOptions.MultiplierUse, TrainerOptions.ViolationScale, TrainerOptions.SelectWarmupEpochs));
+        TrainerOptions.TraceReference, TrainerOptions.MultiplierUse, TrainerOptions.ViolationScale, TrainerOptions.SelectWarmupEpochs,
+        TrainerOptions.DualStepFirst));
 }
