@@ -65,7 +65,6 @@ internal sealed record Variant(string Name, string Method, IReadOnlyDictionary<s
                 "excess" => ViolationScale.RelativeToMeanExcess,
                 _ => throw new FormatException($"scale must be absolute, relative or excess, not '{unit}'"),
             };
-            if (Settings.TryGetValue("first", out var first)) flat.DualStepFirst = bool.Parse(first);
             if (Settings.TryGetValue("selwarm", out var selwarm)) flat.SelectWarmupEpochs = bool.Parse(selwarm);
             if (Settings.TryGetValue("ref", out var reference)) flat.TraceReference = reference == "warmup" ? TraceReference.WarmupModel : TraceReference.TrainedModel;
         }

@@ -145,7 +145,7 @@ internal sealed class WaterbirdsCommand
     internal const int FineTuneScaleDivisor = 4;
     internal const int FineTuneTraceRowsPerGroup = 100;
     internal const int QuickFineTuneImageSize = 32;
-    internal const int QuickFineTuneEpochs = 2;
+    internal const int QuickFineTuneEpochs = 3;
     internal const int QuickFineTuneScaleDivisor = 25;
     internal const int QuickFineTuneTraceRowsPerGroup = 4;
     internal static readonly double[] QuickFineTuneQuantiles = [0.8];

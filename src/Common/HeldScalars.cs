@@ -27,4 +27,8 @@ internal static class HeldScalars
 
     /// <summary>1e-12, the floor of a weight sum.</summary>
     public static readonly Scalar Tiny = 1e-12.ToScalar();
+
+    /// <summary>true, for filling boolean masks (<c>index_fill_(0, indices, HeldScalars.True)</c>: an implicit <c>true</c> was
+    /// read freed once, as libtorch's <c>toBool</c> "Expected false to be true", on 2026-12-06).</summary>
+    public static readonly Scalar True = true.ToScalar();
 }

@@ -130,7 +130,8 @@ internal static class MethodTrainerFactory
                 o.TraceBoundQuantile = Get("quantile", o.TraceBoundQuantile);
                 o.DualLearningRate = Get("dual-step", o.DualLearningRate);
                 o.MaxDual = Get("cap", o.MaxDual);
-                o.WarmupEpochs = Math.Min(Clamp(Get("warmup", o.WarmupEpochs), epochs), epochs - 1);
+                // The multipliers act from the second epoch after the warm-up; a schedule too short for that is refused by the trainer.
+                o.WarmupEpochs = Math.Max(1, Math.Min(Clamp(Get("warmup", o.WarmupEpochs), epochs), epochs - 2));
                 if (values.TryGetValue("topk", out var k)) o.TopK = k < 1 ? null : (int)k;
                 if (values.TryGetValue("scale", out var unit)) o.ViolationScale = unit < 0.5 ? ViolationScale.Absolute : ViolationScale.RelativeToBound;
                 return trainers.FlatDebias(o).Fit(data.Train);

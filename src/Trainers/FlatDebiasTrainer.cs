@@ -16,11 +16,11 @@ namespace MLNet.FlatDebias.Trainers;
 /// moves each row's multiplier <c>lambda_i &lt;- clip(lambda_i + DualLearningRate (T_i - epsilon), 0, MaxDual)</c>
 /// (with <see cref="Options.ViolationScale"/> = <see cref="ViolationScale.RelativeToBound"/>: <c>(T_i / epsilon - 1)</c>, the
 /// same on any feature scale; <see cref="ViolationScale.RelativeToMeanExcess"/>: <c>(T_i - epsilon) / m</c>, the same for any
-/// scale and shift of the traces). Model selection keeps a warm-up epoch (plain ERM) only when it scores strictly better than
-/// every constrained epoch (<see cref="Options.SelectWarmupEpochs"/>).
-/// The first <see cref="Options.WarmupEpochs"/> epochs are plain ERM; with a quantile bound, epsilon is the
-/// <see cref="Options.TraceBoundQuantile"/> quantile of the traces measured at the end of the warm-up. Only rows
-/// with a positive multiplier get the penalty's gradient.</para>
+/// scale and shift of the traces). The first <see cref="Options.WarmupEpochs"/> epochs are plain ERM; with a quantile bound,
+/// epsilon is the <see cref="Options.TraceBoundQuantile"/> quantile of the traces measured at the end of the warm-up. Only rows
+/// with a positive multiplier get the penalty's gradient, and a row's multiplier moves only after the step that visits it (once
+/// an epoch), so the first epoch after the warm-up is plain ERM too. Model selection keeps one of these ERM epochs only when it
+/// scores strictly better than every constrained epoch (<see cref="Options.SelectWarmupEpochs"/>).</para>
 /// <para><b>Defaults and the paper's definition.</b> The variant comes from a measured study of the method's variants
 /// (<c>docs/method-study.md</c>): the empirical trace (true label) of the last layer, whose value singles out the rows a
 /// biased model gets wrong; measured once on the model frozen after an ERM warm-up (as JTT and PGD use a biased model);
@@ -73,7 +73,8 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         public double TraceBoundQuantile { get; set; } = TrainerDefaults.TraceBoundQuantile;
 
         /// <summary>Epochs of plain ERM before the multipliers switch on. Default 1. Range: 0 and up, and at least 1
-        /// with a quantile bound (the traces are measured then); less than <see cref="NetworkTrainerOptions.NumberOfEpochs"/>.</summary>
+        /// with a quantile bound (the traces are measured then); less than <see cref="NetworkTrainerOptions.NumberOfEpochs"/> - 1
+        /// (the multipliers, 0 through the first epoch after the warm-up, act from the second).</summary>
         public int WarmupEpochs { get; set; } = TrainerDefaults.WarmupEpochs;
 
         /// <summary>Dual step size eta. Default 0.08. Range: &gt; 0. (With the trace itself as the penalty, steps of 1 and more
@@ -108,21 +109,18 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         /// <summary>How the multipliers act: as the penalty's weights (default) or as sampling weights.</summary>
         public MultiplierUse MultiplierUse { get; set; } = TrainerDefaults.Use;
 
-        /// <summary>Whether model selection may keep a warm-up epoch's weights (plain ERM, before any multiplier acts).
-        /// Default true: a warm-up epoch is kept only when it scores strictly better than every constrained epoch on the
-        /// selection metric (a tie, such as a worst group of 0 in every epoch, goes to a constrained epoch, so a tie never
-        /// hands back ERM's model). With false, the fitted model is always one trained under the
-        /// constraint, as JTT's is always its second stage's. Ignored with <see cref="ModelSelection.LastEpoch"/>.</summary>
+        /// <summary>Whether model selection may keep an epoch trained as plain ERM: the warm-up epochs and the first epoch after
+        /// them, in which every row's multiplier is still 0 when the row is visited. Default true: such an epoch is kept only
+        /// when it scores strictly better than every constrained epoch on the selection metric (a tie, such as a worst group of
+        /// 0 in every epoch, goes to a constrained epoch, so a tie never hands back ERM's model). With false, the fitted model
+        /// is always one trained under the constraint, as JTT's is always its second stage's. Ignored with
+        /// <see cref="ModelSelection.LastEpoch"/>.</summary>
         public bool SelectWarmupEpochs { get; set; } = TrainerDefaults.SelectWarmupEpochs;
 
         /// <summary>Constrain only the k largest traces of each batch, or null for every row. Default 16: at most 16 rows of
         /// a batch carry a penalty, which keeps a few heavily weighted rows from dominating a step. A batch of k rows or
         /// fewer has every row constrained. Range: 1 and up.</summary>
         public int? TopK { get; set; } = TrainerDefaults.TopK;
-
-        /// <summary>Experimental: with <see cref="TraceReference.WarmupModel"/>, take each row's dual step before the step
-        /// that penalises it. Default false.</summary>
-        public bool DualStepFirst { get; set; }
     }
 
     private protected override void ValidateOptions()
@@ -133,7 +131,8 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
         Require(o.TraceBoundQuantile >= 0 && o.TraceBoundQuantile <= 1, nameof(o.TraceBoundQuantile), o.TraceBoundQuantile, "must be in [0, 1]");
         Require(o.WarmupEpochs >= 0, nameof(o.WarmupEpochs), o.WarmupEpochs, "must be >= 0");
         Require(o.TraceBound is not null || o.WarmupEpochs >= 1, nameof(o.WarmupEpochs), o.WarmupEpochs, "must be >= 1 when the bound comes from TraceBoundQuantile (the traces are measured during the warm-up)");
-        Require(o.WarmupEpochs < o.NumberOfEpochs, nameof(o.WarmupEpochs), o.WarmupEpochs, $"must be less than NumberOfEpochs ({o.NumberOfEpochs}), or the constraint never switches on");
+        Require(o.WarmupEpochs < o.NumberOfEpochs - 1, nameof(o.WarmupEpochs), o.WarmupEpochs,
+            $"must be less than NumberOfEpochs - 1 ({o.NumberOfEpochs - 1}): the multipliers are 0 through the first epoch after the warm-up and act from the second, so with fewer epochs the model is plain ERM's");
         Require(o.DualLearningRate > 0 && double.IsFinite(o.DualLearningRate), nameof(o.DualLearningRate), o.DualLearningRate, "must be > 0 and finite");
         Require(o.MaxDual > 0 && double.IsFinite(o.MaxDual), nameof(o.MaxDual), o.MaxDual, "must be > 0 and finite");
         Require(o.TopK is null or >= 1, nameof(o.TopK), o.TopK, "must be >= 1 when set");
@@ -154,6 +153,5 @@ public sealed class FlatDebiasTrainer : NetworkTrainerBase<FlatDebiasTrainer.Opt
     private protected override TrainingObjective CreateObjective() => new FlatDebiasObjective(new FlatDebiasSettings(
         new TraceSettings(TrainerOptions.TraceScope, TrainerOptions.TraceEstimator, TrainerOptions.TraceGradient),
         TrainerOptions.TraceBound, TrainerOptions.TraceBoundQuantile, TrainerOptions.WarmupEpochs, TrainerOptions.DualLearningRate, TrainerOptions.MaxDual, TrainerOptions.TopK,
-        TrainerOptions.TraceReference, TrainerOptions.MultiplierUse, TrainerOptions.ViolationScale, TrainerOptions.SelectWarmupEpochs,
-        TrainerOptions.DualStepFirst));
+        TrainerOptions.TraceReference, TrainerOptions.MultiplierUse, TrainerOptions.ViolationScale, TrainerOptions.SelectWarmupEpochs));
 }

@@ -107,9 +107,9 @@ internal sealed class TrainingEngine
                 history.Add(report);
 
                 // Ties on the selection metric (common for worst-group accuracy over many small groups) go to an epoch the
-                // objective trained over a warm-up epoch (plain ERM), then to the better validation accuracy.
-                bool warmup = epoch < objective.WarmupEpochs;
-                bool bestIsWarmup = bestEpoch >= 0 && bestEpoch < objective.WarmupEpochs;
+                // objective trained over one trained as plain ERM (a warm-up), then to the better validation accuracy.
+                bool warmup = epoch < objective.UnconstrainedEpochs;
+                bool bestIsWarmup = bestEpoch >= 0 && bestEpoch < objective.UnconstrainedEpochs;
                 double? score = warmup && !objective.SelectWarmupEpochs ? null : SelectionScore(report);
                 if (score is double s && (s > bestScore || (s == bestScore
                     && ((bestIsWarmup && !warmup) || (bestIsWarmup == warmup && (report.ValidationAccuracy ?? 0) > bestTieBreak)))))

@@ -1,3 +1,4 @@
+using MLNet.FlatDebias.Common;
 using static TorchSharp.torch;
 
 namespace MLNet.FlatDebias.Trainers.Fisher;
@@ -153,7 +154,7 @@ public sealed class TraceConstraint
         using var scope = NewDisposeScope();
         var mask = zeros_like(traces, dtype: ScalarType.Bool);
         var (_, indices) = traces.detach().topk(k);
-        mask.index_fill_(0, indices, true);
+        mask.index_fill_(0, indices, HeldScalars.True); // a held scalar, not an implicit one (HeldScalars)
         return mask.MoveToOuterDisposeScope();
     }
 

@@ -9,8 +9,7 @@ namespace MLNet.FlatDebias.Trainers.Objectives;
 internal sealed record FlatDebiasSettings(
     TraceSettings Trace, double? AbsoluteBound, double BoundQuantile, int WarmupEpochs,
     double DualLearningRate, double MaxDual, int? TopK, TraceReference Reference = TraceReference.TrainedModel,
-    MultiplierUse Use = MultiplierUse.Penalty, ViolationScale Scale = ViolationScale.Absolute, bool SelectWarmupEpochs = true,
-    bool DualStepFirst = false);
+    MultiplierUse Use = MultiplierUse.Penalty, ViolationScale Scale = ViolationScale.Absolute, bool SelectWarmupEpochs = true);
 
 /// <summary>
 /// The paper's objective: cross-entropy plus <c>(1/|B|) sum_i lambda_i T_i</c> with one multiplier per training
@@ -39,12 +38,13 @@ internal sealed class FlatDebiasObjective : TrainingObjective
 
     public override int WarmupEpochs => settings.WarmupEpochs;
 
+    /// <summary>The warm-up and the epoch after it: a row's multiplier moves only after the step that visits it, once an
+    /// epoch, so in the first penalised epoch every row carries a multiplier of 0 at its visit and the epoch is plain ERM.</summary>
+    public override int UnconstrainedEpochs => settings.WarmupEpochs + 1;
+
     public override bool SelectWarmupEpochs => settings.SelectWarmupEpochs;
 
     private bool UsesReference => settings.Reference == TraceReference.WarmupModel;
-
-    /// <summary>With a frozen reference, a row's dual step is taken before the step that penalises it.</summary>
-    private bool DualStepFirst => settings.DualStepFirst && UsesReference;
 
     private bool LastWarmupEpoch(int epoch) => epoch == settings.WarmupEpochs - 1;
 
@@ -87,14 +87,8 @@ internal sealed class FlatDebiasObjective : TrainingObjective
             var loss = CrossEntropy(batch.Network.forward(batch.Inputs), batch.Labels, batch.Weights);
             return new StepResult(loss, loss.item<float>(), null);
         }
-        using var reference = DualTraces(batch.Rows);
-        if (penalising && DualStepFirst && reference is not null)
-        {
-            using var mask = Constraint.Constrained(reference);
-            Constraint.Update(batch.Rows, reference, mask);
-        }
         var step = FlatnessPenalty.Compute(batch.Network, batch.Inputs, batch.Labels, batch.Weights, batch.Rows,
-            constraint, settings.Trace, batch.Generator, penalising && settings.Use == MultiplierUse.Penalty, reference);
+            constraint, settings.Trace, batch.Generator, penalising && settings.Use == MultiplierUse.Penalty, DualTraces(batch.Rows));
         // add with a held alpha: `+` makes a finalisable alpha = 1 that libtorch once read freed (HeldScalars).
         var objective = step.Penalty is null ? step.Loss : step.Loss.add(step.Penalty, HeldScalars.One);
         return new FlatDebiasStepResult(objective, step.Loss.item<float>(), step.Traces, step.Constrained);
@@ -116,7 +110,7 @@ internal sealed class FlatDebiasObjective : TrainingObjective
             for (int i = 0; i < rows.Length; i++) epochTraces[rows[i]] = (float)values[i];
         }
         if (RecordingEpoch(batch.Epoch)) Constraint.Record(batch.Rows, result.Traces);
-        if (Penalising(batch.Epoch) && !(DualStepFirst && UsesReference))
+        if (Penalising(batch.Epoch))
         {
             using var dualTraces = DualTraces(batch.Rows);
             Constraint.Update(batch.Rows, dualTraces ?? result.Traces, (result as FlatDebiasStepResult)?.Constrained);

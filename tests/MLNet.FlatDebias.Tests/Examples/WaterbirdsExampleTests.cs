@@ -145,7 +145,12 @@ public sealed class WaterbirdsExampleTests
             Assert.Equal(4, m.GetProperty("testGroups").GetArrayLength());
             var traces = m.GetProperty("selectedTraces");
             Assert.True(traces.GetProperty("minorityRows").GetInt32() > 0 && traces.GetProperty("majorityRows").GetInt32() > 0);
-            Assert.True(traces.GetProperty("minorityMedian").GetDouble() > 0, m.GetProperty("method").GetString());
+            // A trace is >= 0, and exactly 0 where the softmax saturates: at this tiny scale FlatDebias's and the paper-exact
+            // run's first constrained epoch (their third) blows the network up to one confident class, traces 0 in float32
+            // (the fine-tuning study's finding, docs/method-study.md). ERM's network does not saturate.
+            double median = traces.GetProperty("minorityMedian").GetDouble();
+            Assert.True(median >= 0 && double.IsFinite(median), m.GetProperty("method").GetString());
+            if (m.GetProperty("method").GetString() == "ERM") Assert.True(median > 0, "ERM's minority rows' median trace");
         }
         // Before fine-tuning, after its first epoch, and after a first epoch from a random start.
         Assert.Equal(3, root.GetProperty("startTraces").GetArrayLength());
@@ -153,9 +158,9 @@ public sealed class WaterbirdsExampleTests
         var paper = reported[^2];
         Assert.Equal(0.8, paper.GetProperty("quantile").GetDouble());
         Assert.True(paper.GetProperty("traceBound").GetDouble() > 0);
-        Assert.Equal(2, paper.GetProperty("trainingTraces").GetArrayLength());
+        Assert.Equal(3, paper.GetProperty("trainingTraces").GetArrayLength());
         var multipliers = paper.GetProperty("multipliers").EnumerateArray().ToList();
-        Assert.Equal(2, multipliers.Count);
+        Assert.Equal(3, multipliers.Count);
         Assert.Equal(0, multipliers[0].GetProperty("majorityMean").GetDouble()); // the warm-up epoch has no multipliers
         Assert.InRange(multipliers[1].GetProperty("minorityWeightShare").GetDouble(), 0, 1);
         Assert.Contains(first.Lines, l => l.StartsWith("| FlatDebias paper-exact (q=0.8) ", StringComparison.Ordinal) && l.Contains("84.58", StringComparison.Ordinal));
@@ -180,8 +185,8 @@ public sealed class WaterbirdsExampleTests
         using var again = JsonDocument.Parse(File.ReadAllText(first.Folder.Combine("results.json")));
         // The same folder with other settings is refused, naming what differs, and nothing in it is touched.
         var refusal = new StringWriter();
-        Assert.Equal(1, WaterbirdsExample.Run(["--fine-tune", "--quick", "--epochs", "3", "--output", first.Folder.Path], new StringWriter(), refusal));
-        Assert.Contains("holds fine-tuning runs of other settings (epochs 2 there, 3 now)", refusal.ToString());
+        Assert.Equal(1, WaterbirdsExample.Run(["--fine-tune", "--quick", "--epochs", "4", "--output", first.Folder.Path], new StringWriter(), refusal));
+        Assert.Contains("holds fine-tuning runs of other settings (epochs 3 there, 4 now)", refusal.ToString());
         for (int i = 0; i < methods.Length; i++)
             Assert.Equal(reported[i].GetProperty("testWorstGroupAccuracy").GetDouble(),
                 again.RootElement.GetProperty("methods")[i].GetProperty("testWorstGroupAccuracy").GetDouble());

@@ -153,6 +153,7 @@ public sealed class TrainerBadInputTests
         Check(o => o.ViolationScale = (ViolationScale)9, "ViolationScale");
         Check(o => o.NumberOfThreads = 0, "NumberOfThreads");
         Check(o => { o.NumberOfEpochs = 3; o.WarmupEpochs = 3; }, "WarmupEpochs");
+        Check(o => { o.NumberOfEpochs = 3; o.WarmupEpochs = 2; }, "WarmupEpochs"); // no multiplier would ever act
         var dro = Options(new GroupDroTrainer.Options { GroupStepSize = -1 });
         Assert.Equal("GroupStepSize", Assert.Throws<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.GroupDro(dro).Fit(Good())).ParamName);
         var noValidation = Options(new ErmTrainer.Options { ModelSelection = ModelSelection.ValidationAccuracy });

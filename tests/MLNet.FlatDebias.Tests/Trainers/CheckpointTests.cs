@@ -109,8 +109,8 @@ public sealed class CheckpointTests
         var train = BiasedShapes.ToDataView(ml, BiasedShapes.Rows(32, 0.9, 36));
         var validation = BiasedShapes.ToDataView(ml, BiasedShapes.Groups(4, 37));
         using var folder = new TempFolder();
-        using (ml.MulticlassClassification.Trainers.FlatDebias(Options(folder.Path, epochs: 2)).Fit(train, validation)) { }
-        var other = Options(folder.Path, epochs: 2);
+        using (ml.MulticlassClassification.Trainers.FlatDebias(Options(folder.Path, epochs: 3)).Fit(train, validation)) { }
+        var other = Options(folder.Path, epochs: 3);
         other.Seed = 99;
         other.ResumeFromCheckpoint = true;
         var e = Assert.Throws<InvalidOperationException>(() => ml.MulticlassClassification.Trainers.FlatDebias(other).Fit(train, validation));
