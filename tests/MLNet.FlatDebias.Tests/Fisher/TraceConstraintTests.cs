@@ -79,10 +79,7 @@ public sealed class TraceConstraintTests
         constraint.Record(tensor(new long[] { 0, 1, 2 }), tensor(new[] { 1f, 2f, 3f }));
         constraint.CalibrateBound(0.5);
         constraint.Update(tensor(new long[] { 2 }), tensor(new[] { 7f }));
-        var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, true)) constraint.Save(writer);
-        stream.Position = 0;
-        var loaded = TraceConstraint.Load(new BinaryReader(stream));
+        var loaded = SavedAndLoaded(constraint);
         Assert.Equal(constraint.Duals, loaded.Duals);
         Assert.Equal(constraint.RecordedTraces, loaded.RecordedTraces);
         Assert.Equal(constraint.Bound, loaded.Bound);
@@ -205,10 +202,7 @@ public sealed class TraceConstraintTests
 
         constraint.CalibrateBound(0.25);
         constraint.Update(rows, tensor(new[] { 1f, 2f, 3f }));
-        var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, true)) constraint.Save(writer);
-        stream.Position = 0;
-        var loaded = TraceConstraint.Load(new BinaryReader(stream));
+        var loaded = SavedAndLoaded(constraint);
         Assert.Equal(ViolationScale.RelativeToMeanExcess, loaded.Scale);
         Assert.Equal(constraint.MeanExcess, loaded.MeanExcess);
         Assert.Equal(constraint.Bound, loaded.Bound);
@@ -220,10 +214,7 @@ public sealed class TraceConstraintTests
     {
         var constraint = new TraceConstraint(2, 0.5, 3, scale: ViolationScale.RelativeToBound);
         constraint.SetBound(2);
-        var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, true)) constraint.Save(writer);
-        stream.Position = 0;
-        Assert.Equal(ViolationScale.RelativeToBound, TraceConstraint.Load(new BinaryReader(stream)).Scale);
+        Assert.Equal(ViolationScale.RelativeToBound, SavedAndLoaded(constraint).Scale);
 
         // Format 1 (before the scale existed): version, rows, eta, cap, top-k, has bound, bound, duals, recorded.
         var old = new MemoryStream();
@@ -238,6 +229,15 @@ public sealed class TraceConstraintTests
         Assert.Equal(ViolationScale.Absolute, loaded.Scale);
         Assert.Equal(new[] { 1.5f, 0f }, loaded.Duals.ToArray());
         Assert.Equal(2.0, loaded.Bound);
+    }
+
+    /// <summary>The constraint written by <see cref="TraceConstraint.Save"/> and read back by <see cref="TraceConstraint.Load"/>.</summary>
+    private static TraceConstraint SavedAndLoaded(TraceConstraint constraint)
+    {
+        var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, true)) constraint.Save(writer);
+        stream.Position = 0;
+        return TraceConstraint.Load(new BinaryReader(stream));
     }
 
     /// <summary>Records every row's trace, calibrates the bound at the 0.83 quantile, then runs the dual step over the rows in
