@@ -36,8 +36,6 @@ internal sealed class FlatDebiasObjective : TrainingObjective
     /// <summary>The multipliers and bound (after <see cref="Initialize"/>).</summary>
     public TraceConstraint Constraint => constraint ?? throw new InvalidOperationException("Not initialised.");
 
-    public override int WarmupEpochs => settings.WarmupEpochs;
-
     /// <summary>The warm-up and the epoch after it: a row's multiplier moves only after the step that visits it, once an
     /// epoch, so in the first penalised epoch every row carries a multiplier of 0 at its visit and the epoch is plain ERM.</summary>
     public override int UnconstrainedEpochs => settings.WarmupEpochs + 1;

@@ -40,13 +40,10 @@ internal record StepResult(Tensor Objective, double Loss, Tensor? Traces);
 /// </summary>
 internal abstract class TrainingObjective
 {
-    /// <summary>Epochs at the start that only train a reference model by plain ERM (FlatDebias's warm-up; default 0).</summary>
-    public virtual int WarmupEpochs => 0;
-
-    /// <summary>Epochs at the start trained as plain ERM, the objective's own terms not yet acting (default
-    /// <see cref="WarmupEpochs"/>). Model selection keeps one of them only when it scores strictly better than every later
+    /// <summary>Epochs at the start trained as plain ERM, the objective's own terms not yet acting (FlatDebias's warm-up and
+    /// the epoch after it; default 0). Model selection keeps one of them only when it scores strictly better than every later
     /// epoch, or never when <see cref="SelectWarmupEpochs"/> is false: a tie goes to an epoch trained by the objective itself.</summary>
-    public virtual int UnconstrainedEpochs => WarmupEpochs;
+    public virtual int UnconstrainedEpochs => 0;
 
     /// <summary>Whether model selection may keep one of the <see cref="UnconstrainedEpochs"/> at all (default true).</summary>
     public virtual bool SelectWarmupEpochs => true;

@@ -43,7 +43,7 @@ public sealed class WarmupSelectionTests
     }
 
     /// <summary>Plain ERM steps whose epoch reports carry scripted validation scores; the first <c>unconstrained</c> epochs are
-    /// declared ERM's (with no warm-up, so the engine's rule must read <see cref="TrainingObjective.UnconstrainedEpochs"/>).</summary>
+    /// declared ERM's (<see cref="TrainingObjective.UnconstrainedEpochs"/>).</summary>
     private sealed class ScriptedObjective(double[] worstGroup, double[] accuracy, int unconstrained, bool selectWarmup) : TrainingObjective
     {
         public override int UnconstrainedEpochs => unconstrained;
